@@ -4,7 +4,7 @@
 # variant drivers, and the tools to measure live-migration downtime.
 #
 #   make check        build everything, run every test in one VM boot (CI)
-#   make check-full   make check plus the slow suites (iommufd_fail_nth)
+#   make check-full   every suite, also the slow ones (none today)
 #   make bench        the downtime benchmark (see README.md)
 #
 # Every target first runs 'make deps' (idempotent; installs packages as root).
