@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Software dirty tracking for iommufd: the API for drivers of devices whose
+ * IOMMU has no dirty bits.  See Documentation/lowdown/ and
+ * drivers/iommu/iommufd/dirty_log.c.
+ */
+#ifndef __LINUX_IOMMUFD_DIRTY_H
+#define __LINUX_IOMMUFD_DIRTY_H
+
+#include <linux/types.h>
+
+struct iommufd_device;
+
+#if IS_ENABLED(CONFIG_IOMMUFD)
+int iommufd_device_dirty_declare(struct iommufd_device *idev,
+				 bool reports_all_dma);
+#else
+static inline int iommufd_device_dirty_declare(struct iommufd_device *idev,
+					       bool reports_all_dma)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
+#endif

@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Software dirty tracking for iommufd.
+ *
+ * Live migration needs the guest pages a device wrote by DMA.  iommufd
+ * reports them only from IOMMU dirty bits (VT-d SSADS, AMD HAD, SMMUv3 HTTU);
+ * without those, userspace either gets nothing or refuses to migrate.  Yet
+ * the kernel often knows exactly what a device wrote: emulated devices write
+ * guest memory through iommufd_access_rw() and pin it for write through
+ * iommufd_access_pin_pages(), and a driver may be able to report its device's
+ * DMA.  This file keeps those writes in a log per IOAS and reports the log
+ * through the standard uAPI, beside the hardware bits.
+ *
+ * Data model
+ * ----------
+ * One struct iommufd_dirty_log per io_pagetable, allocated on first use
+ * (tracking enabled, or a write pin) and freed with the io_pagetable.  It
+ * holds one bit per PAGE_SIZE page of IOVA: bit (iova >> PAGE_SHIFT).  The
+ * bits live in chunks of one page each (PAGE_SIZE * 8 bits, 128 MiB of IOVA
+ * with 4 KiB pages) in an xarray indexed by chunk number, so a log costs
+ * 32 KiB per GiB of IOVA that was ever written while tracking, and nothing
+ * for IOVA never written.  Chunks stay until the log is freed; starting
+ * tracking clears them.
+ *
+ * Every bit is an atomic_long_t word: sources OR bits in, readers take them
+ * out with atomic fetch-and-clear, so no lock is held on the write path and a
+ * write racing a read is reported by this read or the next, never lost.
+ *
+ * Write pins are not bits: a device may write a page pinned for write at any
+ * moment until it is unpinned, so a write pin is kept as a range in @pins and
+ * every read reports it dirty for as long as it stands (what type1 did for
+ * pinned pages); unpinning logs it one last time.
+ *
+ * Sources
+ * -------
+ * - iommufd_access_rw() with IOMMUFD_ACCESS_RW_WRITE: each area's bytes once
+ *   written (iommufd_dirty_log_record());
+ * - iommufd_access_pin_pages() with IOMMUFD_ACCESS_RW_WRITE and its unpin
+ *   (iommufd_dirty_log_pin() / _unpin());
+ * - conservative mode (the dirty_conservative module parameter): every IOVA
+ *   mapped writable is dirty on every read.  This is type1's behaviour for a
+ *   device with no exact source: never a silent loss, but nothing converges,
+ *   since all device-writable memory is sent again on every pass.  Off by
+ *   default.
+ * Nothing is recorded while no one tracks (@users == 0).
+ *
+ * If a chunk cannot be allocated the log overflows: until tracking is
+ * restarted, reads report every writable mapped IOVA in their range, exactly
+ * as conservative mode does.  Losing a write is the one thing the log must
+ * never do.
+ *
+ * uAPI
+ * ----
+ * A device is dirty-capable when its IOMMU has dirty bits, its driver
+ * declared that it reports every DMA write, or conservative mode is on.
+ * IOMMU_GET_HW_INFO reports IOMMU_HW_CAP_DIRTY_TRACKING for it and
+ * IOMMU_HWPT_ALLOC accepts IOMMU_HWPT_ALLOC_DIRTY_TRACKING; the IOMMU driver
+ * sees the flag only when it has the dirty bits itself, otherwise the HWPT is
+ * a software one (no dirty_ops) to which only dirty-capable devices attach.
+ * IOMMU_HWPT_SET_DIRTY_TRACKING on any dirty-tracking HWPT also starts the
+ * log of its IOAS, and IOMMU_HWPT_GET_DIRTY_BITMAP returns the union of the
+ * hardware bits and the log, with the same argument checks and errnos as the
+ * hardware path.  The log belongs to the IOAS: with several tracking HWPTs on
+ * one IOAS, a read of any of them takes the log's bits (userspace such as
+ * QEMU ORs the bitmaps of all its HWPTs).
+ *
+ * Locking
+ * -------
+ * Sources run with the io_pagetable's iova_rwsem held for read, or with no
+ * iommufd lock at all; they take no lock of the log.  @lock (a mutex) orders
+ * starting and stopping against each other and protects @pins and each
+ * HWPT's iommufd_dirty_hwpt::enabled.  Readers hold iova_rwsem for read, so
+ * the areas they walk stay put.  Lock order: iova_rwsem, then @lock.
+ *
+ * Naming: 'last' is inclusive, 'end' exclusive, as in the rest of iommufd.
+ */
+#include <linux/atomic.h>
+#include <linux/interval_tree.h>
+#include <linux/iommu.h>
+#include <linux/iommufd.h>
+#include <linux/iommufd_dirty.h>
+#include <linux/iova_bitmap.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+#include <uapi/linux/iommufd.h>
+
+#include "dirty_log.h"
+#include "io_pagetable.h"
+#include "iommufd_private.h"
+
+#define DIRTY_CHUNK_BITS (PAGE_SIZE * BITS_PER_BYTE)
+#define DIRTY_CHUNK_WORDS (PAGE_SIZE / sizeof(atomic_long_t))
+
+static bool dirty_conservative;
+module_param(dirty_conservative, bool, 0644);
+MODULE_PARM_DESC(dirty_conservative,
+		 "Report every IOVA mapped writable as dirty on every read, for devices with no exact dirty source (type1 behaviour: never loses a write, never converges)");
+
+struct iommufd_dirty_log {
+	/* chunk number -> atomic_long_t[DIRTY_CHUNK_WORDS] */
+	struct xarray chunks;
+	/* Trackers on: HWPTs with tracking enabled */
+	atomic_t users;
+	/* A chunk could not be allocated: report like conservative mode */
+	bool overflow;
+	/* Orders start/stop, protects @pins and iommufd_dirty_hwpt::enabled */
+	struct mutex lock;
+	/* Write-pinned IOVA ranges, struct iommufd_dirty_pin */
+	struct rb_root_cached pins;
+};
+
+struct iommufd_dirty_pin {
+	struct interval_tree_node node;
+	unsigned int users;
+};
+
+static struct iommufd_dirty_log *dirty_log_of(struct io_pagetable *iopt)
+{
+	/* Pairs with the cmpxchg_release() in dirty_log_get() */
+	return smp_load_acquire(&iopt->dirty_log);
+}
+
+/* The iopt's log, allocated on first use.  May sleep. */
+static struct iommufd_dirty_log *dirty_log_get(struct io_pagetable *iopt)
+{
+	struct iommufd_dirty_log *log = dirty_log_of(iopt), *old;
+
+	if (log)
+		return log;
+	log = kzalloc(sizeof(*log), GFP_KERNEL_ACCOUNT);
+	if (!log)
+		return NULL;
+	xa_init(&log->chunks);
+	mutex_init(&log->lock);
+	log->pins = RB_ROOT_CACHED;
+
+	old = cmpxchg_release(&iopt->dirty_log, NULL, log);
+	if (old) {
+		mutex_destroy(&log->lock);
+		kfree(log);
+		return dirty_log_of(iopt);
+	}
+	return log;
+}
+
+/**
+ * iommufd_dirty_log_destroy() - free the io_pagetable's log
+ * @iopt: the io_pagetable being destroyed; nothing else uses it any more
+ */
+void iommufd_dirty_log_destroy(struct io_pagetable *iopt)
+{
+	struct iommufd_dirty_log *log = iopt->dirty_log;
+	struct interval_tree_node *node;
+	atomic_long_t *chunk;
+	unsigned long index;
+
+	if (!log)
+		return;
+	while ((node = interval_tree_iter_first(&log->pins, 0, ULONG_MAX))) {
+		interval_tree_remove(node, &log->pins);
+		kfree(container_of(node, struct iommufd_dirty_pin, node));
+	}
+	xa_for_each(&log->chunks, index, chunk)
+		kfree(chunk);
+	xa_destroy(&log->chunks);
+	mutex_destroy(&log->lock);
+	kfree(log);
+	iopt->dirty_log = NULL;
+}
+
+static atomic_long_t *dirty_chunk(struct iommufd_dirty_log *log,
+				  unsigned long index, gfp_t gfp)
+{
+	atomic_long_t *chunk = xa_load(&log->chunks, index), *old;
+
+	if (chunk)
+		return chunk;
+	chunk = kzalloc(PAGE_SIZE, gfp | __GFP_ACCOUNT);
+	if (!chunk)
+		return NULL;
+	old = xa_cmpxchg(&log->chunks, index, NULL, chunk, gfp);
+	if (old) {
+		kfree(chunk);
+		return xa_is_err(old) ? NULL : old;
+	}
+	return chunk;
+}
+
+/* Set @nbits bits of @words from bit @start */
+static void dirty_bits_set(atomic_long_t *words, unsigned long start,
+			   unsigned long nbits)
+{
+	unsigned long end = start + nbits;
+
+	while (start < end) {
+		unsigned long lo = start % BITS_PER_LONG;
+		unsigned long n = min(end - start, BITS_PER_LONG - lo);
+		unsigned long mask = GENMASK(lo + n - 1, lo);
+		atomic_long_t *word = &words[start / BITS_PER_LONG];
+
+		/* Hot pages are written again and again: skip the atomic */
+		if ((atomic_long_read(word) & mask) != mask)
+			atomic_long_or(mask, word);
+		start += n;
+	}
+}
+
+static void dirty_log_mark(struct iommufd_dirty_log *log, unsigned long iova,
+			   unsigned long last, gfp_t gfp)
+{
+	unsigned long page = iova >> PAGE_SHIFT;
+	unsigned long last_page = last >> PAGE_SHIFT;
+
+	for (;;) {
+		unsigned long bit = page % DIRTY_CHUNK_BITS;
+		unsigned long nbits = min(last_page - page,
+					  DIRTY_CHUNK_BITS - 1 - bit) + 1;
+		atomic_long_t *chunk;
+
+		chunk = dirty_chunk(log, page / DIRTY_CHUNK_BITS, gfp);
+		if (!chunk) {
+			WRITE_ONCE(log->overflow, true);
+			pr_warn_ratelimited("iommufd: dirty log overflow, reporting all writable IOVA until tracking restarts\n");
+			return;
+		}
+		dirty_bits_set(chunk, bit, nbits);
+		if (last_page - page < nbits)
+			return;
+		page += nbits;
+	}
+}
+
+/**
+ * iommufd_dirty_log_record() - log a write to [iova, iova + length)
+ * @iopt: the io_pagetable the IOVA belongs to
+ * @iova: first byte written
+ * @length: bytes written
+ *
+ * Called by iommufd_access_rw() for every area it wrote.  Nothing happens
+ * unless tracking is on.  Process context: may allocate with GFP_KERNEL.
+ */
+void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
+			      unsigned long length)
+{
+	struct iommufd_dirty_log *log = dirty_log_of(iopt);
+
+	if (!log || !atomic_read(&log->users) || !length)
+		return;
+	dirty_log_mark(log, iova, iova + length - 1, GFP_KERNEL);
+}
+
+/**
+ * iommufd_dirty_log_pin() - note a write pin of [iova, iova + length)
+ * @iopt: the io_pagetable the IOVA belongs to
+ * @iova: first byte pinned
+ * @length: bytes pinned
+ *
+ * The range reads as dirty until iommufd_dirty_log_unpin() of the same
+ * range.  Called with iova_rwsem held for read.
+ *
+ * Return: 0, or -ENOMEM (then the pin must fail).
+ */
+int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,
+			  unsigned long length)
+{
+	struct iommufd_dirty_log *log = dirty_log_get(iopt);
+	unsigned long last = iova + length - 1;
+	struct interval_tree_node *node;
+	struct iommufd_dirty_pin *pin;
+
+	if (!log)
+		return -ENOMEM;
+
+	mutex_lock(&log->lock);
+	for (node = interval_tree_iter_first(&log->pins, iova, last); node;
+	     node = interval_tree_iter_next(node, iova, last)) {
+		if (node->start == iova && node->last == last) {
+			container_of(node, struct iommufd_dirty_pin, node)->users++;
+			mutex_unlock(&log->lock);
+			return 0;
+		}
+	}
+	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
+	if (!pin) {
+		mutex_unlock(&log->lock);
+		return -ENOMEM;
+	}
+	pin->node.start = iova;
+	pin->node.last = last;
+	pin->users = 1;
+	interval_tree_insert(&pin->node, &log->pins);
+	mutex_unlock(&log->lock);
+
+	if (atomic_read(&log->users))
+		dirty_log_mark(log, iova, last, GFP_KERNEL);
+	return 0;
+}
+
+/**
+ * iommufd_dirty_log_unpin() - end a pin of [iova, iova + length)
+ * @iopt: the io_pagetable the IOVA belongs to
+ * @iova: first byte of the pin
+ * @length: bytes of the pin, as pinned
+ *
+ * A write pin is logged one last time (the device may have written just
+ * before) and stops reading as dirty; a pin that was not for write is not in
+ * the log and is ignored.
+ */
+void iommufd_dirty_log_unpin(struct io_pagetable *iopt, unsigned long iova,
+			     unsigned long length)
+{
+	struct iommufd_dirty_log *log = dirty_log_of(iopt);
+	unsigned long last = iova + length - 1;
+	struct interval_tree_node *node;
+	bool was_write = false;
+
+	if (!log)
+		return;
+
+	mutex_lock(&log->lock);
+	for (node = interval_tree_iter_first(&log->pins, iova, last); node;
+	     node = interval_tree_iter_next(node, iova, last)) {
+		struct iommufd_dirty_pin *pin =
+			container_of(node, struct iommufd_dirty_pin, node);
+
+		if (node->start != iova || node->last != last)
+			continue;
+		was_write = true;
+		if (!--pin->users) {
+			interval_tree_remove(node, &log->pins);
+			kfree(pin);
+		}
+		break;
+	}
+	mutex_unlock(&log->lock);
+
+	if (was_write && atomic_read(&log->users))
+		dirty_log_mark(log, iova, last, GFP_KERNEL);
+}
+
+/* Adds [iova, last] to the user bitmap, clipped to the bitmap's range */
+struct dirty_report {
+	struct iova_bitmap *bitmap;
+	unsigned long iova;
+	unsigned long last;
+};
+
+static void dirty_report_range(struct dirty_report *report, unsigned long iova,
+			       unsigned long last)
+{
+	iova = max(iova, report->iova);
+	last = min(last, report->last);
+	if (iova <= last)
+		iova_bitmap_set(report->bitmap, iova, last - iova + 1);
+}
+
+static void dirty_report_pages(struct dirty_report *report,
+			       unsigned long first_page, unsigned long npages)
+{
+	unsigned long last = ((first_page + npages) << PAGE_SHIFT) - 1;
+
+	dirty_report_range(report, first_page << PAGE_SHIFT, last);
+}
+
+/*
+ * Take (or, with @clear false, copy) the log's bits of the pages in
+ * [report->iova, report->last] and report them, merging runs of pages.
+ */
+static void dirty_log_report_bits(struct iommufd_dirty_log *log,
+				  struct dirty_report *report, bool clear)
+{
+	unsigned long first_page = report->iova >> PAGE_SHIFT;
+	unsigned long last_page = report->last >> PAGE_SHIFT;
+	unsigned long run_start = 0, run_pages = 0;
+	atomic_long_t *chunk;
+	unsigned long index;
+
+	xa_for_each_range(&log->chunks, index, chunk,
+			  first_page / DIRTY_CHUNK_BITS,
+			  last_page / DIRTY_CHUNK_BITS) {
+		unsigned long base = index * DIRTY_CHUNK_BITS;
+		unsigned long lo = max(first_page, base) - base;
+		unsigned long hi = min(last_page - base, DIRTY_CHUNK_BITS - 1);
+		unsigned long w;
+
+		for (w = lo / BITS_PER_LONG; w <= hi / BITS_PER_LONG; w++) {
+			unsigned long wlo = max(lo, w * BITS_PER_LONG);
+			unsigned long whi = min(hi, w * BITS_PER_LONG +
+						BITS_PER_LONG - 1);
+			unsigned long mask = GENMASK(whi % BITS_PER_LONG,
+						     wlo % BITS_PER_LONG);
+			unsigned long bits, bit;
+
+			if (!(atomic_long_read(&chunk[w]) & mask))
+				continue;
+			if (clear)
+				bits = atomic_long_fetch_andnot(mask, &chunk[w]);
+			else
+				bits = atomic_long_read(&chunk[w]);
+			bits &= mask;
+
+			for_each_set_bit(bit, &bits, BITS_PER_LONG) {
+				unsigned long page =
+					base + w * BITS_PER_LONG + bit;
+
+				if (run_pages && run_start + run_pages == page) {
+					run_pages++;
+					continue;
+				}
+				if (run_pages)
+					dirty_report_pages(report, run_start,
+							   run_pages);
+				run_start = page;
+				run_pages = 1;
+			}
+		}
+	}
+	if (run_pages)
+		dirty_report_pages(report, run_start, run_pages);
+}
+
+/* Every writable area in the report's range; iova_rwsem held */
+static void dirty_report_writable(struct io_pagetable *iopt,
+				  struct dirty_report *report)
+{
+	struct iopt_area *area;
+
+	for (area = iopt_area_iter_first(iopt, report->iova, report->last);
+	     area; area = iopt_area_iter_next(area, report->iova, report->last))
+		if (area->iommu_prot & IOMMU_WRITE)
+			dirty_report_range(report, iopt_area_iova(area),
+					   iopt_area_last_iova(area));
+}
+
+static void dirty_report_pins(struct iommufd_dirty_log *log,
+			      struct dirty_report *report)
+{
+	struct interval_tree_node *node;
+
+	mutex_lock(&log->lock);
+	for (node = interval_tree_iter_first(&log->pins, report->iova,
+					     report->last);
+	     node; node = interval_tree_iter_next(node, report->iova,
+						  report->last))
+		dirty_report_range(report, node->start, node->last);
+	mutex_unlock(&log->lock);
+}
+
+/* Is all of [iova, last] mapped?  iova_rwsem held. */
+static bool dirty_range_mapped(struct io_pagetable *iopt, unsigned long iova,
+			       unsigned long last)
+{
+	struct iopt_area_contig_iter iter;
+	struct iopt_area *area;
+
+	iopt_for_each_contig_area(&iter, area, iopt, iova, last)
+		;
+	return iopt_area_contig_done(&iter);
+}
+
+/*
+ * Report the software side of a dirty bitmap read: the log, the standing
+ * write pins, and everything writable in conservative mode or after an
+ * overflow.  iova_rwsem held for read.
+ */
+static int dirty_log_read(struct io_pagetable *iopt,
+			  struct iommu_hwpt_get_dirty_bitmap *cmd)
+{
+	struct iommufd_dirty_log *log = dirty_log_of(iopt);
+	struct dirty_report report = {
+		.iova = cmd->iova,
+		.last = cmd->iova + cmd->length - 1,
+	};
+	bool clear = !(cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+
+	if (!log && !READ_ONCE(dirty_conservative))
+		return 0;
+
+	report.bitmap = iova_bitmap_alloc(cmd->iova, cmd->length,
+					  cmd->page_size,
+					  u64_to_user_ptr(cmd->data));
+	if (IS_ERR(report.bitmap))
+		return PTR_ERR(report.bitmap);
+
+	if (READ_ONCE(dirty_conservative) || (log && READ_ONCE(log->overflow)))
+		dirty_report_writable(iopt, &report);
+	if (log) {
+		dirty_log_report_bits(log, &report, clear);
+		dirty_report_pins(log, &report);
+	}
+	iova_bitmap_free(report.bitmap);
+	return 0;
+}
+
+/**
+ * iommufd_dirty_hw_capable() - does the device's IOMMU have dirty bits?
+ * @idev: the device
+ *
+ * Return: true if IOMMU_HWPT_ALLOC_DIRTY_TRACKING can go to the IOMMU driver.
+ */
+bool iommufd_dirty_hw_capable(struct iommufd_device *idev)
+{
+	return device_iommu_capable(idev->dev, IOMMU_CAP_DIRTY_TRACKING);
+}
+
+/**
+ * iommufd_dirty_capable() - can the device's DMA writes be tracked?
+ * @idev: the device
+ *
+ * Return: true with IOMMU dirty bits, a driver that reports every DMA write,
+ * or conservative mode.
+ */
+bool iommufd_dirty_capable(struct iommufd_device *idev)
+{
+	return iommufd_dirty_hw_capable(idev) ||
+	       READ_ONCE(idev->dirty.reports_all_dma) ||
+	       READ_ONCE(dirty_conservative);
+}
+
+/**
+ * iommufd_dirty_hwpt_alloc_flags() - decide who tracks a new HWPT
+ * @idev: the device the HWPT is allocated for
+ * @flags: IOMMU_HWPT_ALLOC_* flags; DIRTY_TRACKING is taken out when
+ *	software tracks, so the IOMMU driver never sees a flag it cannot honour
+ * @dirty: the new HWPT's software dirty state, filled in
+ *
+ * Return: 0, or -EOPNOTSUPP when dirty tracking is asked for a device that
+ * cannot be tracked (the errno of the hardware-only path).
+ */
+int iommufd_dirty_hwpt_alloc_flags(struct iommufd_device *idev, u32 *flags,
+				   struct iommufd_dirty_hwpt *dirty)
+{
+	*dirty = (struct iommufd_dirty_hwpt){};
+	if (!(*flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) ||
+	    iommufd_dirty_hw_capable(idev))
+		return 0;
+	if (!iommufd_dirty_capable(idev))
+		return -EOPNOTSUPP;
+	*flags &= ~IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+	dirty->software = true;
+	return 0;
+}
+
+/**
+ * iommufd_dirty_hwpt_attach() - may the device's group attach to the HWPT?
+ * @hwpt_paging: the HWPT
+ * @idev: the device attaching, or whose group is being replaced; its
+ *	igroup->lock is held
+ *
+ * A software dirty-tracking HWPT takes only devices whose writes can be
+ * tracked: any other would write memory the log never hears of.  (IOMMU
+ * drivers enforce the same for their own dirty-tracking domains.)  A
+ * replace moves the whole group, so every device already in it is checked
+ * too.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int iommufd_dirty_hwpt_attach(struct iommufd_hwpt_paging *hwpt_paging,
+			      struct iommufd_device *idev)
+{
+	struct iommufd_device *other;
+
+	lockdep_assert_held(&idev->igroup->lock);
+	if (!hwpt_paging->dirty.software)
+		return 0;
+	if (!iommufd_dirty_capable(idev))
+		return -EINVAL;
+	list_for_each_entry(other, &idev->igroup->device_list, group_item)
+		if (!iommufd_dirty_capable(other))
+			return -EINVAL;
+	return 0;
+}
+
+static void dirty_log_start(struct iommufd_dirty_log *log)
+{
+	atomic_long_t *chunk;
+	unsigned long index;
+
+	lockdep_assert_held(&log->lock);
+	if (atomic_read(&log->users) == 0) {
+		/* A clean start, as the hardware path clears its PTEs */
+		xa_for_each(&log->chunks, index, chunk)
+			memset(chunk, 0, PAGE_SIZE);
+		WRITE_ONCE(log->overflow, false);
+	}
+	atomic_inc(&log->users);
+}
+
+static void dirty_log_stop(struct iommufd_dirty_log *log)
+{
+	lockdep_assert_held(&log->lock);
+	atomic_dec(&log->users);
+}
+
+/**
+ * iommufd_dirty_hwpt_set() - IOMMU_HWPT_SET_DIRTY_TRACKING
+ * @hwpt_paging: the HWPT
+ * @enable: start or stop
+ *
+ * Starts or stops the IOMMU's dirty bits when the domain has them, and the
+ * software log of the HWPT's IOAS in every case.
+ *
+ * Return: 0, -EOPNOTSUPP for a HWPT allocated without dirty tracking,
+ * -ENOMEM, or the IOMMU driver's error.
+ */
+int iommufd_dirty_hwpt_set(struct iommufd_hwpt_paging *hwpt_paging,
+			   bool enable)
+{
+	struct io_pagetable *iopt = &hwpt_paging->ioas->iopt;
+	struct iommu_domain *domain = hwpt_paging->common.domain;
+	struct iommufd_dirty_log *log;
+	int rc;
+
+	if (!domain->dirty_ops && !hwpt_paging->dirty.software)
+		return -EOPNOTSUPP;
+
+	log = dirty_log_get(iopt);
+	if (!log)
+		return -ENOMEM;
+
+	if (domain->dirty_ops) {
+		rc = iopt_set_dirty_tracking(iopt, domain, enable);
+		if (rc)
+			return rc;
+	}
+
+	mutex_lock(&log->lock);
+	if (enable && !hwpt_paging->dirty.enabled)
+		dirty_log_start(log);
+	else if (!enable && hwpt_paging->dirty.enabled)
+		dirty_log_stop(log);
+	hwpt_paging->dirty.enabled = enable;
+	mutex_unlock(&log->lock);
+	return 0;
+}
+
+/**
+ * iommufd_dirty_hwpt_destroy() - a HWPT goes away
+ * @hwpt_paging: the HWPT, no longer reachable from userspace
+ *
+ * Drops the HWPT's hold on the log being on.
+ */
+void iommufd_dirty_hwpt_destroy(struct iommufd_hwpt_paging *hwpt_paging)
+{
+	struct iommufd_dirty_log *log;
+
+	if (!hwpt_paging->ioas)
+		return;
+	log = dirty_log_of(&hwpt_paging->ioas->iopt);
+	if (!log)
+		return;
+	mutex_lock(&log->lock);
+	if (hwpt_paging->dirty.enabled)
+		dirty_log_stop(log);
+	hwpt_paging->dirty.enabled = false;
+	mutex_unlock(&log->lock);
+}
+
+/**
+ * iommufd_dirty_hwpt_read() - IOMMU_HWPT_GET_DIRTY_BITMAP
+ * @hwpt_paging: the HWPT
+ * @cmd: the user's command, checked for flags and reserved fields
+ *
+ * The union of the IOMMU's dirty bits (when the domain has them) and the
+ * software log, with the hardware path's checks: the range must be aligned
+ * and fully mapped, and tracking must be on.
+ *
+ * Return: 0, -EOPNOTSUPP for a HWPT without dirty tracking, -EINVAL,
+ * -EOVERFLOW, -ENOMEM, or the IOMMU driver's error.
+ */
+int iommufd_dirty_hwpt_read(struct iommufd_hwpt_paging *hwpt_paging,
+			    struct iommu_hwpt_get_dirty_bitmap *cmd)
+{
+	struct io_pagetable *iopt = &hwpt_paging->ioas->iopt;
+	struct iommu_domain *domain = hwpt_paging->common.domain;
+	int rc;
+
+	/*
+	 * A software HWPT never has dirty_ops.  Any other HWPT takes the
+	 * upstream path first, with its checks and errnos (-EOPNOTSUPP after
+	 * the range checks when the domain cannot track); the software read
+	 * checks the same way.
+	 */
+	if (!hwpt_paging->dirty.software)
+		rc = iopt_read_and_clear_dirty_data(iopt, domain, cmd->flags,
+						    cmd);
+	else
+		rc = iommufd_check_iova_range(iopt, cmd);
+	if (rc)
+		return rc;
+
+	down_read(&iopt->iova_rwsem);
+	if (hwpt_paging->dirty.software &&
+	    (!READ_ONCE(hwpt_paging->dirty.enabled) ||
+	     !dirty_range_mapped(iopt, cmd->iova,
+				 cmd->iova + cmd->length - 1)))
+		rc = -EINVAL;
+	else
+		rc = dirty_log_read(iopt, cmd);
+	up_read(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
+ * iommufd_device_dirty_declare() - say whether a driver reports all DMA writes
+ * @idev: the device, bound to iommufd
+ * @reports_all_dma: true if the driver reports every IOVA range its device
+ *	writes by DMA, so that a software log is exact for it
+ *
+ * A device so declared is dirty-capable even when its IOMMU has no dirty
+ * bits: IOMMU_GET_HW_INFO says so and IOMMU_HWPT_ALLOC accepts
+ * IOMMU_HWPT_ALLOC_DIRTY_TRACKING for it.
+ *
+ * Context: process context; takes the device's group lock.
+ * Return: 0, or -EBUSY when withdrawing the declaration while the device is
+ * attached to a software dirty-tracking HWPT.
+ */
+int iommufd_device_dirty_declare(struct iommufd_device *idev,
+				 bool reports_all_dma)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	int rc = 0;
+
+	mutex_lock(&idev->igroup->lock);
+	hwpt = idev->igroup->hwpt;
+	if (!reports_all_dma && hwpt && hwpt_is_paging(hwpt) &&
+	    to_hwpt_paging(hwpt)->dirty.software &&
+	    !iommufd_dirty_hw_capable(idev) && !READ_ONCE(dirty_conservative))
+		rc = -EBUSY;
+	else
+		WRITE_ONCE(idev->dirty.reports_all_dma, reports_all_dma);
+	mutex_unlock(&idev->igroup->lock);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_dirty_declare, IOMMUFD);

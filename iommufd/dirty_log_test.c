@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Test ops of the software dirty log, for the iommufd selftest mock
+ * (CONFIG_IOMMUFD_TEST): they stand in for what a driver does.
+ */
+#include "iommufd_private.h"
+#include "iommufd_test.h"
+
+#include <linux/iommufd_dirty.h>
+
+static int dirty_test_declare(struct iommufd_ucmd *ucmd,
+			      struct iommu_test_cmd *cmd)
+{
+	struct iommufd_device *idev;
+	int rc;
+
+	if (cmd->dirty_declare.reports_all_dma > 1)
+		return -EINVAL;
+	idev = iommufd_get_device(ucmd, cmd->id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	rc = iommufd_device_dirty_declare(idev,
+					  cmd->dirty_declare.reports_all_dma);
+	iommufd_put_object(ucmd->ictx, &idev->obj);
+	return rc;
+}
+
+/**
+ * iommufd_test_dirty_log() - run a dirty log test op
+ * @ucmd: the IOMMU_TEST_CMD ioctl
+ * @cmd: the test command; @cmd->id names the object the op acts on
+ *
+ * IOMMU_TEST_OP_DIRTY_DECLARE: @cmd->id is a mock device's iommufd device
+ * id; declare (or withdraw) that its driver reports all its DMA writes.
+ *
+ * Return: the op's result, -EOPNOTSUPP for an op that is not ours.
+ */
+int iommufd_test_dirty_log(struct iommufd_ucmd *ucmd,
+			   struct iommu_test_cmd *cmd)
+{
+	switch (cmd->op) {
+	case IOMMU_TEST_OP_DIRTY_DECLARE:
+		return dirty_test_declare(ucmd, cmd);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
