@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Dirty tracking through the iommufd uAPI, driven through the selftest mock
- * (CONFIG_IOMMUFD_TEST): IOMMU_HWPT_SET_DIRTY_TRACKING and
- * IOMMU_HWPT_GET_DIRTY_BITMAP on a mock HWPT allocated with
- * IOMMU_HWPT_ALLOC_DIRTY_TRACKING, whose "hardware" dirty bits the test sets
- * with IOMMU_TEST_OP_DIRTY.
+ * (CONFIG_IOMMUFD_TEST).
+ *
+ * hw_dirty: a mock HWPT with IOMMU dirty bits, which the test sets with
+ * IOMMU_TEST_OP_DIRTY; emulated writes on the same IOAS add to them.
+ *
+ * sw_dirty: a mock device whose IOMMU has no dirty bits
+ * (MOCK_FLAGS_DEVICE_NO_DIRTY).  Its HWPT tracks in software, fed by an
+ * emulated device (an iommufd access) writing and pinning guest memory,
+ * through the same ioctls and with the same errnos as the hardware path.
  *
  * The helpers are the upstream iommu selftests' own (iommufd_utils.h).
  */
@@ -16,8 +21,9 @@
 
 /* The mock IOMMU's IO page: dirty bits have this granularity */
 #define MOCK_IO_PAGE (PAGE_SIZE / 2)
-/* Pages in each of the two areas the fixture maps */
-#define AREA_PAGES 16
+/* Pages in each of the two areas the fixtures map: 2 MiB with 4 KiB pages */
+#define AREA_PAGES 512
+#define SZ_2M (2UL << 20)
 
 static __attribute__((constructor)) void setup_sizes(void)
 {
@@ -141,6 +147,480 @@ TEST_F(hw_dirty, read_while_tracking_off_fails)
 	ASSERT_EQ(0, read_dirty(self->area0, BUFFER_SIZE));
 	test_cmd_set_dirty_tracking(self->hwpt_id, false);
 	EXPECT_ERRNO(EINVAL, read_dirty(self->area0, BUFFER_SIZE));
+}
+
+static int access_rw(int fd, __u32 access_id, __u64 iova, void *data,
+		     size_t length, unsigned int flags)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_RW,
+		.id = access_id,
+		.access_rw = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)data,
+			.flags = flags,
+		},
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* Pin [iova, iova + length) of an area that maps the start of buffer */
+static int access_pin(int fd, __u32 access_id, __u64 iova, size_t length,
+		      unsigned int flags, __u32 *pages_id)
+{
+	char *uptr = (char *)buffer + (iova - MOCK_APERTURE_START) % BUFFER_SIZE;
+
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_PAGES,
+		.id = access_id,
+		.access_pages = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+			.flags = flags,
+		},
+	};
+	int rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+
+	*pages_id = cmd.access_pages.out_access_pages_id;
+	return rc;
+}
+
+/* IOMMU_HWPT_SET_DIRTY_TRACKING, failing as -1 with errno */
+static int set_tracking(int fd, __u32 hwpt_id, bool on)
+{
+	struct iommu_hwpt_set_dirty_tracking cmd = {
+		.size = sizeof(cmd),
+		.flags = on ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0,
+		.hwpt_id = hwpt_id,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &cmd);
+}
+
+static int dirty_declare(int fd, __u32 idev_id, __u32 reports_all_dma)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DIRTY_DECLARE,
+		.id = idev_id,
+		.dirty_declare = { .reports_all_dma = reports_all_dma },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+static int set_conservative(bool on)
+{
+	int fd = open("/sys/module/iommufd/parameters/dirty_conservative",
+		      O_WRONLY);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = write(fd, on ? "1" : "0", 1) == 1 ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+static __u32 hw_caps(int fd, __u32 idev_id)
+{
+	struct iommu_hw_info info = { .size = sizeof(info), .dev_id = idev_id };
+
+	if (ioctl(fd, IOMMU_GET_HW_INFO, &info))
+		return ~0U;
+	return info.out_capabilities;
+}
+
+#define NR_PAGES (3 * AREA_PAGES)
+
+/*
+ * A NO_DIRTY mock device and an emulated device (an access that pins) on
+ * one IOAS with the two areas and the hole; @written is what the test
+ * expects the log to hold, one entry per PAGE_SIZE page from area0.
+ */
+FIXTURE(sw_dirty)
+{
+	int fd;
+	uint32_t ioas_id;
+	uint32_t stdev_id;
+	uint32_t idev_id;
+	uint32_t hwpt_id;
+	uint32_t access_id;
+	uint64_t area0;
+	uint64_t area1;
+	__u64 *bitmap;
+	size_t bitmap_bytes;
+	bool written[NR_PAGES];
+};
+
+FIXTURE_SETUP(sw_dirty)
+{
+	self->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_NE(-1, self->fd);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_cmd_mock_domain_flags(self->ioas_id, MOCK_FLAGS_DEVICE_NO_DIRTY,
+				   &self->stdev_id, NULL, &self->idev_id);
+	self->area0 = MOCK_APERTURE_START;
+	self->area1 = MOCK_APERTURE_START + 2 * BUFFER_SIZE;
+	test_ioctl_ioas_map_fixed(buffer, BUFFER_SIZE, self->area0);
+	test_ioctl_ioas_map_fixed(buffer, BUFFER_SIZE, self->area1);
+	test_cmd_create_access(self->ioas_id, &self->access_id,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+	self->bitmap_bytes = 3 * BUFFER_SIZE / MOCK_IO_PAGE / BITS_PER_BYTE;
+	self->bitmap = calloc(1, self->bitmap_bytes + sizeof(__u64));
+	ASSERT_NE(NULL, self->bitmap);
+}
+
+FIXTURE_TEARDOWN(sw_dirty)
+{
+	set_conservative(false);
+	free(self->bitmap);
+	close(self->access_id);
+	teardown_iommufd(self->fd, _metadata);
+}
+
+/* Declare the device a reporter, put it on a software dirty HWPT */
+#define sw_hwpt_attach()                                                     \
+	({                                                                   \
+		ASSERT_EQ(0, dirty_declare(self->fd, self->idev_id, true));  \
+		test_cmd_hwpt_alloc(self->idev_id, self->ioas_id,            \
+				    IOMMU_HWPT_ALLOC_DIRTY_TRACKING,         \
+				    &self->hwpt_id);                         \
+		test_cmd_mock_domain_replace(self->stdev_id, self->hwpt_id); \
+	})
+
+#define sw_read(iova, length, page_size, flags)                              \
+	({                                                                   \
+		memset(self->bitmap, 0, self->bitmap_bytes);                 \
+		_test_cmd_get_dirty_bitmap(self->fd, self->hwpt_id, length,  \
+					   iova, page_size, self->bitmap,    \
+					   flags);                           \
+	})
+
+/* Write @length bytes at @iova through the access and note the pages */
+#define sw_write(iova, length)                                              \
+	({                                                                  \
+		uint64_t __iova = (iova), __len = (length), __p;            \
+		unsigned char __data[__len];                                \
+		size_t __off = (__iova - self->area0) % BUFFER_SIZE;        \
+									    \
+		for (__p = 0; __p < __len; __p++)                           \
+			__data[__p] = rand();                               \
+		ASSERT_EQ(0, access_rw(self->fd, self->access_id, __iova,   \
+				       __data, __len, MOCK_ACCESS_RW_WRITE)); \
+		ASSERT_EQ(0, memcmp((char *)buffer + __off, __data, __len)); \
+		for (__p = (__iova - self->area0) / PAGE_SIZE;              \
+		     __p <= (__iova + __len - 1 - self->area0) / PAGE_SIZE; \
+		     __p++)                                                 \
+			self->written[__p] = true;                          \
+	})
+
+/*
+ * The bitmap of [iova, iova + length) at @page_size must hold exactly the
+ * pages in self->written: a bit is set iff a written page overlaps it.
+ */
+static void check_bitmap(struct __test_metadata *_metadata, const bool *written,
+			 __u64 *bitmap, uint64_t base, uint64_t iova,
+			 uint64_t length, unsigned long page_size)
+{
+	unsigned long bit;
+
+	for (bit = 0; bit < length / page_size; bit++) {
+		uint64_t first = iova + bit * page_size - base;
+		uint64_t last = first + page_size - 1;
+		bool want = false;
+		uint64_t p;
+
+		for (p = first / PAGE_SIZE; p <= last / PAGE_SIZE; p++)
+			want |= written[p];
+		ASSERT_EQ(want, test_bit(bit, (unsigned long *)bitmap))
+			TH_LOG("page_size %lu bit %lu (iova 0x%llx)", page_size,
+			       bit, (unsigned long long)(iova + bit * page_size));
+	}
+}
+
+#define sw_check(iova, length, page_size)                                \
+	check_bitmap(_metadata, self->written, self->bitmap, self->area0, \
+		     iova, length, page_size)
+
+TEST_F(sw_dirty, no_source_no_capability)
+{
+	uint32_t hwpt_id;
+
+	ASSERT_EQ(0, hw_caps(self->fd, self->idev_id));
+	test_err_hwpt_alloc(EOPNOTSUPP, self->idev_id, self->ioas_id,
+			    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt_id);
+}
+
+TEST_F(sw_dirty, declared_device_is_capable)
+{
+	ASSERT_EQ(0, dirty_declare(self->fd, self->idev_id, true));
+	ASSERT_EQ(IOMMU_HW_CAP_DIRTY_TRACKING,
+		  hw_caps(self->fd, self->idev_id));
+	sw_hwpt_attach();
+
+	/* Withdrawing while on a software HWPT would blind the log */
+	EXPECT_ERRNO(EBUSY, dirty_declare(self->fd, self->idev_id, false));
+	test_cmd_mock_domain_replace(self->stdev_id, self->ioas_id);
+	ASSERT_EQ(0, dirty_declare(self->fd, self->idev_id, false));
+	ASSERT_EQ(0, hw_caps(self->fd, self->idev_id));
+	EXPECT_ERRNO(EINVAL, dirty_declare(self->fd, self->idev_id, 2));
+}
+
+/* A device nobody tracks must not join a software dirty-tracking HWPT */
+TEST_F(sw_dirty, untracked_device_refused)
+{
+	uint32_t stdev_id, idev_id;
+
+	sw_hwpt_attach();
+	test_cmd_mock_domain_flags(self->ioas_id, MOCK_FLAGS_DEVICE_NO_DIRTY,
+				   &stdev_id, NULL, &idev_id);
+	test_err_mock_domain_replace(EINVAL, stdev_id, self->hwpt_id);
+	ASSERT_EQ(0, dirty_declare(self->fd, idev_id, true));
+	test_cmd_mock_domain_replace(stdev_id, self->hwpt_id);
+}
+
+/*
+ * Random emulated writes and reads: every read-and-clear at every page size
+ * from the mock's 2 KiB IO page to 2 MiB returns exactly the pages written,
+ * and nothing is left after it.
+ */
+TEST_F(sw_dirty, access_writes_exact)
+{
+	unsigned long sizes[] = { MOCK_IO_PAGE, PAGE_SIZE, 4 * PAGE_SIZE,
+				  64 * 1024, SZ_2M };
+	unsigned char scratch[3 * 4096];
+	unsigned int i, round;
+
+	srand(1);
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+
+	for (round = 0; round < ARRAY_SIZE(sizes); round++) {
+		unsigned long page_size = sizes[round];
+
+		memset(self->written, 0, sizeof(self->written));
+		for (i = 0; i < 40; i++) {
+			uint64_t base = (rand() & 1) ? self->area1 : self->area0;
+			uint64_t len = 1 + rand() % (3 * PAGE_SIZE);
+			uint64_t off = rand() % (BUFFER_SIZE - len);
+
+			sw_write(base + off, len);
+			/* Reads are not writes */
+			off = rand() % (BUFFER_SIZE - sizeof(scratch));
+			ASSERT_EQ(0, access_rw(self->fd, self->access_id,
+					       base + off, scratch,
+					       sizeof(scratch), 0));
+		}
+		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, page_size, 0));
+		sw_check(self->area0, BUFFER_SIZE, page_size);
+		ASSERT_EQ(0, sw_read(self->area1, BUFFER_SIZE, page_size, 0));
+		sw_check(self->area1, BUFFER_SIZE, page_size);
+
+		memset(self->written, 0, sizeof(self->written));
+		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, page_size, 0));
+		sw_check(self->area0, BUFFER_SIZE, page_size);
+	}
+}
+
+/* A read of a sub-range takes only its bits: the rest stay in the log */
+TEST_F(sw_dirty, partial_reads_keep_the_rest)
+{
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	sw_write(self->area0 + PAGE_SIZE - 8, 16);	/* pages 0 and 1 */
+	sw_write(self->area0 + 9 * PAGE_SIZE, 1);	/* page 9 */
+
+	/* Pages 1 to 4, at the mock's 2 KiB granularity */
+	ASSERT_EQ(0, sw_read(self->area0 + PAGE_SIZE, 4 * PAGE_SIZE,
+			     MOCK_IO_PAGE, 0));
+	sw_check(self->area0 + PAGE_SIZE, 4 * PAGE_SIZE, MOCK_IO_PAGE);
+	self->written[1] = false;
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+}
+
+TEST_F(sw_dirty, no_clear)
+{
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	sw_write(self->area0 + 3 * PAGE_SIZE, 2 * PAGE_SIZE);
+	sw_write(self->area1 + 100 * PAGE_SIZE, 1);
+
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE,
+			     IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE,
+			     IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	memset(self->written, 0, sizeof(self->written));
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+}
+
+/* Nothing is logged while tracking is off, and starting clears the log */
+TEST_F(sw_dirty, tracking_off_logs_nothing)
+{
+	sw_hwpt_attach();
+	sw_write(self->area0, PAGE_SIZE);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	sw_write(self->area0 + PAGE_SIZE, PAGE_SIZE);
+	test_cmd_set_dirty_tracking(self->hwpt_id, false);
+	sw_write(self->area0 + 2 * PAGE_SIZE, PAGE_SIZE);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+
+	memset(self->written, 0, sizeof(self->written));
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+}
+
+/* The hardware path's errnos, on a HWPT that tracks in software */
+TEST_F(sw_dirty, bad_arguments)
+{
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.iova = MOCK_APERTURE_START,
+		.length = BUFFER_SIZE,
+		.page_size = PAGE_SIZE,
+	};
+	uint32_t plain_hwpt;
+
+	sw_hwpt_attach();
+	/* Not started */
+	EXPECT_ERRNO(EINVAL, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+
+	cmd.hwpt_id = self->hwpt_id;
+	cmd.data = (uintptr_t)self->bitmap;
+	cmd.flags = 1 << 5;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_GET_DIRTY_BITMAP,
+				       &cmd));
+	cmd.flags = 0;
+	cmd.__reserved = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_GET_DIRTY_BITMAP,
+				       &cmd));
+	EXPECT_ERRNO(EINVAL, sw_read(self->area0, 0, PAGE_SIZE, 0));
+	EXPECT_ERRNO(EINVAL, sw_read(self->area0, BUFFER_SIZE, 0, 0));
+	EXPECT_ERRNO(EINVAL, sw_read(self->area0 + 512, BUFFER_SIZE,
+				     PAGE_SIZE, 0));
+	EXPECT_ERRNO(EINVAL, sw_read(self->area0, 3 * BUFFER_SIZE,
+				     PAGE_SIZE, 0));
+	EXPECT_ERRNO(EINVAL, sw_read(self->area0 + BUFFER_SIZE, BUFFER_SIZE,
+				     PAGE_SIZE, 0));
+	EXPECT_ERRNO(ENOENT, set_tracking(self->fd, 0, true));
+
+	/* A HWPT allocated without dirty tracking has none */
+	test_cmd_hwpt_alloc(self->idev_id, self->ioas_id, 0, &plain_hwpt);
+	EXPECT_ERRNO(EOPNOTSUPP, set_tracking(self->fd, plain_hwpt, true));
+	cmd.__reserved = 0;
+	cmd.hwpt_id = plain_hwpt;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_GET_DIRTY_BITMAP,
+				       &cmd));
+}
+
+/*
+ * Pages pinned for write read dirty for as long as they are pinned (the
+ * emulated device may write them at any time), once more after the unpin,
+ * then no more.  Pages pinned for read never do.
+ */
+TEST_F(sw_dirty, write_pins_stay_dirty)
+{
+	uint32_t wpin, rpin;
+	int i;
+
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	ASSERT_EQ(0, access_pin(self->fd, self->access_id,
+				self->area0 + 4 * PAGE_SIZE, 2 * PAGE_SIZE,
+				MOCK_FLAGS_ACCESS_WRITE, &wpin));
+	ASSERT_EQ(0, access_pin(self->fd, self->access_id,
+				self->area0 + 8 * PAGE_SIZE, PAGE_SIZE, 0,
+				&rpin));
+	self->written[4] = true;
+	self->written[5] = true;
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+		sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	}
+	test_cmd_destroy_access_pages(self->access_id, wpin);
+	test_cmd_destroy_access_pages(self->access_id, rpin);
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	memset(self->written, 0, sizeof(self->written));
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+}
+
+/*
+ * Conservative mode: a device with no source at all is trackable, and every
+ * writable page reads dirty on every read; read-only mappings never do.
+ */
+TEST_F(sw_dirty, conservative_mode)
+{
+	__u64 ro = MOCK_APERTURE_START + 4 * BUFFER_SIZE;
+	int i;
+
+	ASSERT_EQ(0, set_conservative(true));
+	ASSERT_EQ(IOMMU_HW_CAP_DIRTY_TRACKING,
+		  hw_caps(self->fd, self->idev_id));
+	test_cmd_hwpt_alloc(self->idev_id, self->ioas_id,
+			    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &self->hwpt_id);
+	test_cmd_mock_domain_replace(self->stdev_id, self->hwpt_id);
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, buffer,
+					  BUFFER_SIZE, &ro,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+					  IOMMU_IOAS_MAP_READABLE));
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+
+	for (i = 0; i < AREA_PAGES; i++)
+		self->written[i] = true;
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+		sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	}
+	ASSERT_EQ(0, sw_read(ro, BUFFER_SIZE, PAGE_SIZE, 0));
+	for (i = 0; i < AREA_PAGES; i++)
+		ASSERT_EQ(0, test_bit(i, (unsigned long *)self->bitmap));
+
+	/* Off again: the undeclared device loses the capability */
+	ASSERT_EQ(0, set_conservative(false));
+	ASSERT_EQ(0, hw_caps(self->fd, self->idev_id));
+}
+
+/*
+ * IOMMU dirty bits and the software log on one HWPT: the read returns their
+ * union.  The mock's bits are on every other 2 KiB IO page of area0's first
+ * half; an emulated device writes its last page.
+ */
+TEST_F(hw_dirty, union_with_emulated_writes)
+{
+	size_t bits = BUFFER_SIZE / MOCK_IO_PAGE, i;
+	unsigned char data[16] = { 1, 2, 3 };
+	uint32_t access_id;
+
+	test_cmd_create_access(self->ioas_id, &access_id, 0);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	dirty_every_other(_metadata, self->fd, self->hwpt_id, self->area0,
+			  NULL);
+	ASSERT_EQ(0, access_rw(self->fd, access_id,
+			       self->area0 + BUFFER_SIZE - sizeof(data), data,
+			       sizeof(data), MOCK_ACCESS_RW_WRITE));
+
+	ASSERT_EQ(0, read_dirty(self->area0, BUFFER_SIZE));
+	for (i = 0; i < bits; i++) {
+		/* The last 4 KiB page covers the last two 2 KiB bits */
+		bool want = !(i % 2) || i >= bits - PAGE_SIZE / MOCK_IO_PAGE;
+
+		ASSERT_EQ(want, test_bit(i, (unsigned long *)self->bitmap));
+	}
+	close(access_id);
 }
 
 TEST_HARNESS_MAIN
