@@ -37,6 +37,9 @@
  *   written (iommufd_dirty_log_record());
  * - iommufd_access_pin_pages() with IOMMUFD_ACCESS_RW_WRITE and its unpin
  *   (iommufd_dirty_log_pin() / _unpin());
+ * - drivers of physical devices, for what their device wrote by DMA
+ *   (iommufd_device_dirty_report(), any context): the report goes to the log
+ *   the device's group publishes under RCU while attached;
  * - conservative mode (the dirty_conservative module parameter): every IOVA
  *   mapped writable is dirty on every read.  This is type1's behaviour for a
  *   device with no exact source: never a silent loss, but nothing converges,
@@ -66,8 +69,9 @@
  *
  * Locking
  * -------
- * Sources run with the io_pagetable's iova_rwsem held for read, or with no
- * iommufd lock at all; they take no lock of the log.  @lock (a mutex) orders
+ * Sources run with the io_pagetable's iova_rwsem held for read, or (driver
+ * reports) under RCU only, in any context; they take no lock of the log.  A
+ * log is freed an RCU grace period after its io_pagetable.  @lock (a mutex) orders
  * starting and stopping against each other and protects @pins and each
  * HWPT's iommufd_dirty_hwpt::enabled.  Readers hold iova_rwsem for read, so
  * the areas they walk stay put.  Lock order: iova_rwsem, then @lock.
@@ -81,7 +85,9 @@
 #include <linux/iommufd_dirty.h>
 #include <linux/iova_bitmap.h>
 #include <linux/moduleparam.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <uapi/linux/iommufd.h>
 
@@ -108,6 +114,8 @@ struct iommufd_dirty_log {
 	struct mutex lock;
 	/* Write-pinned IOVA ranges, struct iommufd_dirty_pin */
 	struct rb_root_cached pins;
+	/* Driver reports reach the log under RCU: freed after a grace period */
+	struct rcu_work free_work;
 };
 
 struct iommufd_dirty_pin {
@@ -144,19 +152,15 @@ static struct iommufd_dirty_log *dirty_log_get(struct io_pagetable *iopt)
 	return log;
 }
 
-/**
- * iommufd_dirty_log_destroy() - free the io_pagetable's log
- * @iopt: the io_pagetable being destroyed; nothing else uses it any more
- */
-void iommufd_dirty_log_destroy(struct io_pagetable *iopt)
+static void dirty_log_free(struct work_struct *work)
 {
-	struct iommufd_dirty_log *log = iopt->dirty_log;
+	struct iommufd_dirty_log *log =
+		container_of(to_rcu_work(work), struct iommufd_dirty_log,
+			     free_work);
 	struct interval_tree_node *node;
 	atomic_long_t *chunk;
 	unsigned long index;
 
-	if (!log)
-		return;
 	while ((node = interval_tree_iter_first(&log->pins, 0, ULONG_MAX))) {
 		interval_tree_remove(node, &log->pins);
 		kfree(container_of(node, struct iommufd_dirty_pin, node));
@@ -166,7 +170,24 @@ void iommufd_dirty_log_destroy(struct io_pagetable *iopt)
 	xa_destroy(&log->chunks);
 	mutex_destroy(&log->lock);
 	kfree(log);
+}
+
+/**
+ * iommufd_dirty_log_destroy() - free the io_pagetable's log
+ * @iopt: the io_pagetable being destroyed; nothing else uses it any more
+ *
+ * A driver report that found the log through a group just before the group
+ * detached may still be running: the log is freed after an RCU grace period.
+ */
+void iommufd_dirty_log_destroy(struct io_pagetable *iopt)
+{
+	struct iommufd_dirty_log *log = iopt->dirty_log;
+
+	if (!log)
+		return;
 	iopt->dirty_log = NULL;
+	INIT_RCU_WORK(&log->free_work, dirty_log_free);
+	queue_rcu_work(system_wq, &log->free_work);
 }
 
 static atomic_long_t *dirty_chunk(struct iommufd_dirty_log *log,
@@ -562,6 +583,9 @@ int iommufd_dirty_hwpt_attach(struct iommufd_hwpt_paging *hwpt_paging,
 	struct iommufd_device *other;
 
 	lockdep_assert_held(&idev->igroup->lock);
+	/* The log driver reports go to, published once attached */
+	if (!dirty_log_get(&hwpt_paging->ioas->iopt))
+		return -ENOMEM;
 	if (!hwpt_paging->dirty.software)
 		return 0;
 	if (!iommufd_dirty_capable(idev))
@@ -570,6 +594,27 @@ int iommufd_dirty_hwpt_attach(struct iommufd_hwpt_paging *hwpt_paging,
 		if (!iommufd_dirty_capable(other))
 			return -EINVAL;
 	return 0;
+}
+
+/**
+ * iommufd_dirty_group_attached() - the group's HWPT changed
+ * @igroup: the group; its lock is held and igroup->hwpt is the new HWPT,
+ *	or NULL once the last device detached
+ *
+ * Publishes the log of the new HWPT's IOAS (iommufd_dirty_hwpt_attach()
+ * made sure it exists) for the group's driver reports.
+ */
+void iommufd_dirty_group_attached(struct iommufd_group *igroup)
+{
+	struct iommufd_hwpt_paging *hwpt_paging = NULL;
+	struct iommufd_dirty_log *log = NULL;
+
+	lockdep_assert_held(&igroup->lock);
+	if (igroup->hwpt)
+		hwpt_paging = find_hwpt_paging(igroup->hwpt);
+	if (hwpt_paging)
+		log = dirty_log_of(&hwpt_paging->ioas->iopt);
+	rcu_assign_pointer(igroup->dirty.log, log);
 }
 
 static void dirty_log_start(struct iommufd_dirty_log *log)
@@ -734,3 +779,42 @@ int iommufd_device_dirty_declare(struct iommufd_device *idev,
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_dirty_declare, IOMMUFD);
+
+/**
+ * iommufd_device_dirty_report() - report that the device wrote by DMA
+ * @idev: the device, bound to iommufd
+ * @iova: first byte the device wrote
+ * @length: bytes written
+ *
+ * For drivers that know what their device writes (descriptor rings,
+ * completion queues, receive buffers) on an IOMMU without dirty bits.  The
+ * write goes to the log of the IOAS the device's group is attached to and
+ * shows in the next IOMMU_HWPT_GET_DIRTY_BITMAP of a HWPT of that IOAS.  A
+ * driver that reports every write declares so with
+ * iommufd_device_dirty_declare().  Nothing is logged while no one tracks, or
+ * while the device is not attached (then it cannot DMA).
+ *
+ * Context: any, including hard interrupt; never sleeps.  If a log page
+ * cannot be allocated the log turns conservative (see dirty_log.c), so a
+ * report is never lost.
+ * Return: 0, or -EINVAL for an empty range, -EOVERFLOW if it wraps.
+ */
+int iommufd_device_dirty_report(struct iommufd_device *idev,
+				unsigned long iova, size_t length)
+{
+	struct iommufd_dirty_log *log;
+	unsigned long last;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+
+	rcu_read_lock();
+	log = rcu_dereference(idev->igroup->dirty.log);
+	if (log && atomic_read(&log->users))
+		dirty_log_mark(log, iova, last, GFP_ATOMIC);
+	rcu_read_unlock();
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_dirty_report, IOMMUFD);

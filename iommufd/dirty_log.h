@@ -38,7 +38,21 @@ struct iommufd_dirty_hwpt {
 	bool enabled;
 };
 
+/**
+ * struct iommufd_dirty_group - software dirty state of an iommufd_group
+ * @log: the log of the IOAS the group's HWPT maps, where its devices'
+ *	driver reports go (iommufd_device_dirty_report()); NULL when the group
+ *	is not attached.  Written under the group's lock by
+ *	iommufd_dirty_group_attached(), read under RCU.
+ */
+struct iommufd_dirty_group {
+	struct iommufd_dirty_log __rcu *log;
+};
+
+struct iommufd_group;
+
 /* Hooks in iommufd's own paths (io_pagetable.c, device.c, hw_pagetable.c) */
+void iommufd_dirty_group_attached(struct iommufd_group *igroup);
 void iommufd_dirty_log_destroy(struct io_pagetable *iopt);
 void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
 			      unsigned long length);

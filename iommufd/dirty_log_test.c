@@ -25,6 +25,28 @@ static int dirty_test_declare(struct iommufd_ucmd *ucmd,
 	return rc;
 }
 
+/* Report from hard-IRQ-disabled context, as a driver's interrupt would */
+static int dirty_test_report(struct iommufd_ucmd *ucmd,
+			     struct iommu_test_cmd *cmd)
+{
+	struct iommufd_device *idev;
+	unsigned long flags;
+	int rc;
+
+	if (cmd->dirty_report.iova > ULONG_MAX ||
+	    cmd->dirty_report.length > SIZE_MAX)
+		return -EOVERFLOW;
+	idev = iommufd_get_device(ucmd, cmd->id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	local_irq_save(flags);
+	rc = iommufd_device_dirty_report(idev, cmd->dirty_report.iova,
+					 cmd->dirty_report.length);
+	local_irq_restore(flags);
+	iommufd_put_object(ucmd->ictx, &idev->obj);
+	return rc;
+}
+
 /**
  * iommufd_test_dirty_log() - run a dirty log test op
  * @ucmd: the IOMMU_TEST_CMD ioctl
@@ -32,6 +54,10 @@ static int dirty_test_declare(struct iommufd_ucmd *ucmd,
  *
  * IOMMU_TEST_OP_DIRTY_DECLARE: @cmd->id is a mock device's iommufd device
  * id; declare (or withdraw) that its driver reports all its DMA writes.
+ *
+ * IOMMU_TEST_OP_DIRTY_REPORT: @cmd->id as above; report a DMA write of
+ * @cmd->dirty_report.length bytes at @cmd->dirty_report.iova, with hard
+ * interrupts off.
  *
  * Return: the op's result, -EOPNOTSUPP for an op that is not ours.
  */
@@ -41,6 +67,8 @@ int iommufd_test_dirty_log(struct iommufd_ucmd *ucmd,
 	switch (cmd->op) {
 	case IOMMU_TEST_OP_DIRTY_DECLARE:
 		return dirty_test_declare(ucmd, cmd);
+	case IOMMU_TEST_OP_DIRTY_REPORT:
+		return dirty_test_report(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

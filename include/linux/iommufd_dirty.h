@@ -14,9 +14,17 @@ struct iommufd_device;
 #if IS_ENABLED(CONFIG_IOMMUFD)
 int iommufd_device_dirty_declare(struct iommufd_device *idev,
 				 bool reports_all_dma);
+int iommufd_device_dirty_report(struct iommufd_device *idev,
+				unsigned long iova, size_t length);
 #else
 static inline int iommufd_device_dirty_declare(struct iommufd_device *idev,
 					       bool reports_all_dma)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int iommufd_device_dirty_report(struct iommufd_device *idev,
+					      unsigned long iova, size_t length)
 {
 	return -EOPNOTSUPP;
 }

@@ -13,6 +13,7 @@
  *
  * The helpers are the upstream iommu selftests' own (iommufd_utils.h).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -188,6 +189,19 @@ static int access_pin(int fd, __u32 access_id, __u64 iova, size_t length,
 
 	*pages_id = cmd.access_pages.out_access_pages_id;
 	return rc;
+}
+
+/* What a driver's iommufd_device_dirty_report() call does, IRQs off */
+static int dirty_report(int fd, __u32 idev_id, __u64 iova, __u64 length)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DIRTY_REPORT,
+		.id = idev_id,
+		.dirty_report = { .iova = iova, .length = length },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
 }
 
 /* IOMMU_HWPT_SET_DIRTY_TRACKING, failing as -1 with errno */
@@ -621,6 +635,106 @@ TEST_F(hw_dirty, union_with_emulated_writes)
 		ASSERT_EQ(want, test_bit(i, (unsigned long *)self->bitmap));
 	}
 	close(access_id);
+}
+
+/*
+ * Driver reports (a physical device's DMA) read back exactly; nothing is
+ * logged before tracking starts or while the device is detached.
+ */
+TEST_F(sw_dirty, driver_reports_exact)
+{
+	unsigned int i;
+
+	srand(2);
+	sw_hwpt_attach();
+	ASSERT_EQ(0, dirty_report(self->fd, self->idev_id, self->area0, 1));
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+
+	for (i = 0; i < 64; i++) {
+		uint64_t len = 1 + rand() % (8 * PAGE_SIZE);
+		uint64_t off = rand() % (BUFFER_SIZE - len);
+		uint64_t p;
+
+		ASSERT_EQ(0, dirty_report(self->fd, self->idev_id,
+					  self->area0 + off, len));
+		for (p = off / PAGE_SIZE; p <= (off + len - 1) / PAGE_SIZE; p++)
+			self->written[p] = true;
+	}
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+
+	/* Detached, the device cannot DMA, and its reports go nowhere */
+	test_cmd_mock_domain_replace(self->stdev_id, self->ioas_id);
+	test_ioctl_destroy(self->hwpt_id);
+	ASSERT_EQ(0, dirty_report(self->fd, self->idev_id, self->area0,
+				  PAGE_SIZE));
+
+	EXPECT_ERRNO(EINVAL, dirty_report(self->fd, self->idev_id,
+					  self->area0, 0));
+	EXPECT_ERRNO(EOVERFLOW, dirty_report(self->fd, self->idev_id,
+					     -4096ULL, 8192));
+}
+
+struct reporter {
+	int fd;
+	__u32 idev_id;
+	uint64_t area;
+	unsigned int *order;
+};
+
+static void *report_every_page_once(void *arg)
+{
+	struct reporter *r = arg;
+	unsigned int i;
+
+	for (i = 0; i < AREA_PAGES; i++)
+		if (dirty_report(r->fd, r->idev_id,
+				 r->area + r->order[i] * PAGE_SIZE, PAGE_SIZE))
+			return (void *)1;
+	return NULL;
+}
+
+/*
+ * Reports racing reads: each page of area0 is reported exactly once, in
+ * random order, while the test reads and clears as fast as it can.  The
+ * reads must partition the pages: none lost, none seen twice.
+ */
+TEST_F(sw_dirty, concurrent_reports_while_reading)
+{
+	unsigned int order[AREA_PAGES], seen[AREA_PAGES] = {}, i, reads = 0;
+	struct reporter r = {
+		.fd = self->fd, .idev_id = self->idev_id,
+		.area = self->area0, .order = order,
+	};
+	pthread_t thread;
+	void *ret;
+	bool done = false;
+
+	srand(3);
+	for (i = 0; i < AREA_PAGES; i++)
+		order[i] = i;
+	for (i = AREA_PAGES - 1; i > 0; i--) {
+		unsigned int j = rand() % (i + 1), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, report_every_page_once, &r));
+	while (!done) {
+		done = pthread_tryjoin_np(thread, &ret) == 0;
+		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+		for (i = 0; i < AREA_PAGES; i++)
+			seen[i] += test_bit(i, (unsigned long *)self->bitmap);
+		reads++;
+	}
+	ASSERT_EQ(NULL, ret);
+	for (i = 0; i < AREA_PAGES; i++)
+		ASSERT_EQ(1, seen[i]) TH_LOG("page %u", i);
+	TH_LOG("%u pages reported once each, taken in %u reads", AREA_PAGES,
+	       reads);
 }
 
 TEST_HARNESS_MAIN
