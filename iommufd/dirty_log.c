@@ -52,6 +52,14 @@
  * as conservative mode does.  Losing a write is the one thing the log must
  * never do.
  *
+ * Unmap
+ * -----
+ * The log is keyed by IOVA and outlives the mappings: bits of an unmapped
+ * range are reported when the IOVA is mapped and read again.  The IOMMU's
+ * bits of an unmapped range cannot be kept, so while an IOMMU tracks, an
+ * unmapped writable area is logged dirty as a whole
+ * (iommufd_dirty_log_unmap()).
+ *
  * uAPI
  * ----
  * A device is dirty-capable when its IOMMU has dirty bits, its driver
@@ -108,6 +116,8 @@ struct iommufd_dirty_log {
 	struct xarray chunks;
 	/* Trackers on: HWPTs with tracking enabled */
 	atomic_t users;
+	/* Those of them whose IOMMU keeps dirty bits in its page table */
+	atomic_t hw_users;
 	/* A chunk could not be allocated: report like conservative mode */
 	bool overflow;
 	/* Orders start/stop, protects @pins and iommufd_dirty_hwpt::enabled */
@@ -269,6 +279,33 @@ void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
 	if (!log || !atomic_read(&log->users) || !length)
 		return;
 	dirty_log_mark(log, iova, iova + length - 1, GFP_KERNEL);
+}
+
+/**
+ * iommufd_dirty_log_unmap() - an area is about to be unmapped
+ * @iopt: the io_pagetable
+ * @area: the area; no access pins it any more
+ *
+ * What the log holds for the area stays there: the bits are keyed by IOVA,
+ * and read again once the IOVA is mapped and read (userspace such as QEMU 10
+ * unmaps without reading the bitmap first, and may map the same memory at
+ * the same IOVA again).  The IOMMU's own dirty bits go with the IOPTEs and
+ * cannot be read into the log (iova_bitmap writes only user memory), so
+ * while an IOMMU tracks, a writable area is logged dirty as a whole:
+ * conservative, never lossy.
+ *
+ * Context: iova_rwsem held for write, domains_rwsem for read.
+ */
+void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area)
+{
+	struct iommufd_dirty_log *log = dirty_log_of(iopt);
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	if (!log || !atomic_read(&log->hw_users) ||
+	    !(area->iommu_prot & IOMMU_WRITE))
+		return;
+	dirty_log_mark(log, iopt_area_iova(area), iopt_area_last_iova(area),
+		       GFP_KERNEL);
 }
 
 /**
@@ -617,7 +654,7 @@ void iommufd_dirty_group_attached(struct iommufd_group *igroup)
 	rcu_assign_pointer(igroup->dirty.log, log);
 }
 
-static void dirty_log_start(struct iommufd_dirty_log *log)
+static void dirty_log_start(struct iommufd_dirty_log *log, bool hw)
 {
 	atomic_long_t *chunk;
 	unsigned long index;
@@ -629,12 +666,16 @@ static void dirty_log_start(struct iommufd_dirty_log *log)
 			memset(chunk, 0, PAGE_SIZE);
 		WRITE_ONCE(log->overflow, false);
 	}
+	if (hw)
+		atomic_inc(&log->hw_users);
 	atomic_inc(&log->users);
 }
 
-static void dirty_log_stop(struct iommufd_dirty_log *log)
+static void dirty_log_stop(struct iommufd_dirty_log *log, bool hw)
 {
 	lockdep_assert_held(&log->lock);
+	if (hw)
+		atomic_dec(&log->hw_users);
 	atomic_dec(&log->users);
 }
 
@@ -672,9 +713,9 @@ int iommufd_dirty_hwpt_set(struct iommufd_hwpt_paging *hwpt_paging,
 
 	mutex_lock(&log->lock);
 	if (enable && !hwpt_paging->dirty.enabled)
-		dirty_log_start(log);
+		dirty_log_start(log, domain->dirty_ops);
 	else if (!enable && hwpt_paging->dirty.enabled)
-		dirty_log_stop(log);
+		dirty_log_stop(log, domain->dirty_ops);
 	hwpt_paging->dirty.enabled = enable;
 	mutex_unlock(&log->lock);
 	return 0;
@@ -697,7 +738,7 @@ void iommufd_dirty_hwpt_destroy(struct iommufd_hwpt_paging *hwpt_paging)
 		return;
 	mutex_lock(&log->lock);
 	if (hwpt_paging->dirty.enabled)
-		dirty_log_stop(log);
+		dirty_log_stop(log, hwpt_paging->common.domain->dirty_ops);
 	hwpt_paging->dirty.enabled = false;
 	mutex_unlock(&log->lock);
 }

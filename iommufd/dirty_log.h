@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 struct io_pagetable;
+struct iopt_area;
 struct iommufd_device;
 struct iommufd_hwpt_paging;
 struct iommu_hwpt_get_dirty_bitmap;
@@ -54,6 +55,7 @@ struct iommufd_group;
 /* Hooks in iommufd's own paths (io_pagetable.c, device.c, hw_pagetable.c) */
 void iommufd_dirty_group_attached(struct iommufd_group *igroup);
 void iommufd_dirty_log_destroy(struct io_pagetable *iopt);
+void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area);
 void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
 			      unsigned long length);
 int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,

@@ -737,4 +737,48 @@ TEST_F(sw_dirty, concurrent_reports_while_reading)
 	       reads);
 }
 
+/*
+ * QEMU 10 unmaps without reading the bitmap and may map the same memory at
+ * the same IOVA again.  The IOMMU's bits go with the IOPTEs, so an area
+ * unmapped while an IOMMU tracks reads dirty as a whole once mapped again
+ * (upstream loses it); while tracking is off nothing is kept.
+ */
+TEST_F(hw_dirty, unmap_keeps_dirty_state)
+{
+	size_t bits = BUFFER_SIZE / MOCK_IO_PAGE, i;
+
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	dirty_every_other(_metadata, self->fd, self->hwpt_id, self->area0,
+			  NULL);
+	test_ioctl_ioas_unmap(self->area0, BUFFER_SIZE);
+	test_ioctl_ioas_map_fixed(buffer, BUFFER_SIZE, self->area0);
+	ASSERT_EQ(0, read_dirty(self->area0, BUFFER_SIZE));
+	for (i = 0; i < bits; i++)
+		ASSERT_EQ(1, test_bit(i, (unsigned long *)self->bitmap));
+
+	test_cmd_set_dirty_tracking(self->hwpt_id, false);
+	test_ioctl_ioas_unmap(self->area0, BUFFER_SIZE);
+	test_ioctl_ioas_map_fixed(buffer, BUFFER_SIZE, self->area0);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	memset(self->bitmap, 0, self->bitmap_bytes);
+	ASSERT_EQ(0, read_dirty(self->area0, BUFFER_SIZE));
+	for (i = 0; i < bits; i++)
+		ASSERT_EQ(0, test_bit(i, (unsigned long *)self->bitmap));
+}
+
+/* The software log is exact across an unmap and a map of the same IOVA */
+TEST_F(sw_dirty, unmap_keeps_dirty_state)
+{
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	sw_write(self->area0 + 7 * PAGE_SIZE, 3 * PAGE_SIZE);
+	sw_write(self->area1 + 300 * PAGE_SIZE, 1);
+	test_ioctl_ioas_unmap(self->area0, BUFFER_SIZE);
+	test_ioctl_ioas_map_fixed(buffer, BUFFER_SIZE, self->area0);
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	ASSERT_EQ(0, sw_read(self->area1, BUFFER_SIZE, PAGE_SIZE, 0));
+	sw_check(self->area1, BUFFER_SIZE, PAGE_SIZE);
+}
+
 TEST_HARNESS_MAIN
