@@ -21,7 +21,7 @@ VM := $(TOP)/tools/testing/vm/run
 VM_TIMEOUT ?= 3600
 
 .PHONY: all deps kernel selftests tools checkpatch check check-full \
-	vm-shell vm-run bench cache-clean help
+	vm-shell vm-run bench bench-dirty cache-clean help
 all: kernel selftests tools
 
 help:
@@ -63,6 +63,11 @@ vm-run: kernel selftests tools
 
 vm-shell: kernel selftests tools
 	$(VM) -i
+
+# The software dirty log's micro-benchmark (ratios from one run, in the VM)
+bench-dirty: kernel selftests
+	$(VM) -t $(VM_TIMEOUT) -- bash -c \
+		'echo 512 >/proc/sys/vm/nr_hugepages; $(KSFT)/lowdown/iommufd_dirty_bench'
 
 bench: deps
 	@echo "make bench: the downtime benchmark is not written yet (issue 7)."

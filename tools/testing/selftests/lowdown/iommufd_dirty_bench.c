@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iommufd_dirty_bench - what software dirty tracking costs, measured through
+ * the iommufd selftest mock in the test VM.  Not a test: it prints ratios
+ * from one run.
+ *
+ *   iommufd_dirty_bench [MIB]        (default 512; IOVA mapped and tracked)
+ *
+ * Prints, per GiB of tracked IOVA:
+ *   - the time of one IOMMU_HWPT_GET_DIRTY_BITMAP (4 KiB page size) with the
+ *     software log and with the mock's IOMMU dirty bits, sparse (one dirty
+ *     page per 2 MiB) and dense (every page dirty), and their ratio;
+ *   - the log's memory after every page was written (objects of the 4 KiB
+ *     kmalloc cache the log keeps its chunks in; other users of that cache
+ *     add noise);
+ * and the time of an emulated 64-byte write (IOMMU_TEST_OP_ACCESS_RW, the
+ * iommufd_access_rw() path) with tracking on against tracking off, the best
+ * of ROUNDS alternating rounds of each.
+ *
+ * Under TCG absolute times mean little; the ratios are the result.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "../iommu/iommufd_utils.h"
+#include "iommufd_dirty_ops.h"
+
+#define SZ_2M (2UL << 20)
+#define MOCK_IO_PAGE (PAGE_SIZE / 2)
+#define WRITES 4000
+#define READS 5
+#define ROUNDS 3
+
+static int fd;
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* An IOAS with @buf mapped at the mock aperture and a dirty-tracking HWPT */
+struct tracked {
+	__u32 ioas_id, stdev_id, idev_id, hwpt_id;
+};
+
+static void setup(struct tracked *t, void *buf, size_t size, bool software)
+{
+	__u64 iova = MOCK_APERTURE_START;
+
+	if (_test_ioctl_ioas_alloc(fd, &t->ioas_id) ||
+	    _test_cmd_mock_domain_flags(fd, t->ioas_id,
+					software ? MOCK_FLAGS_DEVICE_NO_DIRTY : 0,
+					&t->stdev_id, NULL, &t->idev_id))
+		die("mock device");
+	if (software && dirty_declare(fd, t->idev_id, true))
+		die("IOMMU_TEST_OP_DIRTY_DECLARE");
+	if (_test_cmd_hwpt_alloc(fd, t->idev_id, t->ioas_id, 0,
+				 IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &t->hwpt_id,
+				 IOMMU_HWPT_DATA_NONE, NULL, 0) ||
+	    _test_cmd_mock_domain_replace(fd, t->stdev_id, t->hwpt_id, NULL))
+		die("dirty tracking HWPT");
+	if (_test_ioctl_ioas_map(fd, t->ioas_id, buf, size, &iova,
+				 IOMMU_IOAS_MAP_FIXED_IOVA |
+				 IOMMU_IOAS_MAP_WRITEABLE |
+				 IOMMU_IOAS_MAP_READABLE))
+		die("IOMMU_IOAS_MAP");
+	if (set_tracking(fd, t->hwpt_id, true))
+		die("IOMMU_HWPT_SET_DIRTY_TRACKING");
+}
+
+/* Dirty one 4 KiB page every @stride bytes, as the device would */
+static void make_dirty(struct tracked *t, size_t size, size_t stride,
+		       bool software, __u64 *mock_bits)
+{
+	size_t off;
+
+	if (software) {
+		if (stride == PAGE_SIZE) {
+			if (dirty_report(fd, t->idev_id, MOCK_APERTURE_START,
+					 size))
+				die("IOMMU_TEST_OP_DIRTY_REPORT");
+			return;
+		}
+		for (off = 0; off < size; off += stride)
+			if (dirty_report(fd, t->idev_id,
+					 MOCK_APERTURE_START + off, PAGE_SIZE))
+				die("IOMMU_TEST_OP_DIRTY_REPORT");
+		return;
+	}
+	memset(mock_bits, 0, size / MOCK_IO_PAGE / 8);
+	for (off = 0; off < size; off += stride)
+		set_bit(off / MOCK_IO_PAGE, (unsigned long *)mock_bits);
+	if (_test_cmd_mock_domain_set_dirty(fd, t->hwpt_id, size,
+					    MOCK_APERTURE_START, MOCK_IO_PAGE,
+					    mock_bits, NULL))
+		die("IOMMU_TEST_OP_DIRTY");
+}
+
+/* Best of READS read-and-clears of the whole range, in ns */
+static double time_read(struct tracked *t, size_t size, size_t stride,
+			bool software, __u64 *bitmap, __u64 *mock_bits)
+{
+	double best = 0;
+	int i;
+
+	for (i = 0; i < READS; i++) {
+		double start;
+
+		make_dirty(t, size, stride, software, mock_bits);
+		memset(bitmap, 0, size / PAGE_SIZE / 8);
+		start = now_ns();
+		if (_test_cmd_get_dirty_bitmap(fd, t->hwpt_id, size,
+					       MOCK_APERTURE_START, PAGE_SIZE,
+					       bitmap, 0))
+			die("IOMMU_HWPT_GET_DIRTY_BITMAP");
+		if (!i || now_ns() - start < best)
+			best = now_ns() - start;
+		/* The bitmap must show what was dirtied */
+		if (!test_bit((size - stride) / PAGE_SIZE,
+			      (unsigned long *)bitmap)) {
+			fprintf(stderr, "dirty page missing from the bitmap\n");
+			exit(1);
+		}
+	}
+	return best;
+}
+
+/* Mean ns of a 64-byte emulated write to pseudo-random pages */
+static double time_writes(__u32 access_id, size_t size)
+{
+	unsigned char data[64] = { 0x5a };
+	double start;
+	int i;
+
+	start = now_ns();
+	for (i = 0; i < WRITES; i++) {
+		__u64 page = (i * 2654435761UL) % (size / PAGE_SIZE);
+
+		if (access_rw(fd, access_id,
+			      MOCK_APERTURE_START + page * PAGE_SIZE, data,
+			      sizeof(data), MOCK_ACCESS_RW_WRITE))
+			die("IOMMU_TEST_OP_ACCESS_RW");
+	}
+	return (now_ns() - start) / WRITES;
+}
+
+static long slab_objects(const char *cache)
+{
+	char path[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", cache);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	size_t size = (argc > 1 ? strtoul(argv[1], NULL, 0) : 512) << 20;
+	double per_gib = (double)(1UL << 30) / size;
+	double sw_sparse, sw_dense, hw_sparse, hw_dense, off, on;
+	struct tracked sw, hw;
+	const char *cache;
+	long before, after;
+	__u64 *bitmap, *mock_bits;
+	__u32 access_id;
+	void *buf;
+	int i;
+
+	PAGE_SIZE = sysconf(_SC_PAGE_SIZE);
+	fd = open("/dev/iommu", O_RDWR);
+	if (fd < 0)
+		die("/dev/iommu");
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
+		   -1, 0);
+	if (buf == MAP_FAILED)
+		buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	bitmap = calloc(1, size / PAGE_SIZE / 8 + 8);
+	mock_bits = calloc(1, size / MOCK_IO_PAGE / 8 + 8);
+	if (buf == MAP_FAILED || !bitmap || !mock_bits)
+		die("memory");
+
+	setup(&hw, buf, size, false);
+	hw_sparse = time_read(&hw, size, SZ_2M, false, bitmap, mock_bits);
+	hw_dense = time_read(&hw, size, PAGE_SIZE, false, bitmap, mock_bits);
+
+	cache = slab_objects("kmalloc-cg-4k") >= 0 ? "kmalloc-cg-4k" :
+							"kmalloc-4k";
+	before = slab_objects(cache);
+	setup(&sw, buf, size, true);
+	sw_sparse = time_read(&sw, size, SZ_2M, true, bitmap, mock_bits);
+	sw_dense = time_read(&sw, size, PAGE_SIZE, true, bitmap, mock_bits);
+	after = slab_objects(cache);
+
+	if (_test_cmd_create_access(fd, sw.ioas_id, &access_id, 0))
+		die("IOMMU_TEST_OP_CREATE_ACCESS");
+	/* Alternate, so drift in the machine's speed hits both alike */
+	time_writes(access_id, size);
+	for (i = 0; i < ROUNDS; i++) {
+		double t;
+
+		if (set_tracking(fd, sw.hwpt_id, false))
+			die("IOMMU_HWPT_SET_DIRTY_TRACKING");
+		t = time_writes(access_id, size);
+		off = !i || t < off ? t : off;
+		if (set_tracking(fd, sw.hwpt_id, true))
+			die("IOMMU_HWPT_SET_DIRTY_TRACKING");
+		t = time_writes(access_id, size);
+		on = !i || t < on ? t : on;
+	}
+
+	printf("# iommufd_dirty_bench: %zu MiB tracked, %ld-byte pages, best of %d reads\n",
+	       size >> 20, PAGE_SIZE, READS);
+	printf("%-34s %14s %14s %10s\n", "GET_DIRTY_BITMAP per GiB",
+	       "software (us)", "mock IOMMU (us)", "sw / hw");
+	printf("%-34s %14.0f %14.0f %10.3f\n", "sparse (1 page per 2 MiB)",
+	       sw_sparse * per_gib / 1e3, hw_sparse * per_gib / 1e3,
+	       sw_sparse / hw_sparse);
+	printf("%-34s %14.0f %14.0f %10.3f\n", "dense (every page)",
+	       sw_dense * per_gib / 1e3, hw_dense * per_gib / 1e3,
+	       sw_dense / hw_dense);
+	printf("%-34s %14.0f %14.0f %10.3f\n", "emulated 64-byte write (ns)",
+	       on, off, on / off);
+	printf("(the last row: tracking on, tracking off, on / off)\n");
+	if (before >= 0 && after >= 0)
+		printf("log memory per GiB written: %.1f KiB (%s: %ld -> %ld objects)\n",
+		       (after - before) * 4.0 * per_gib, cache, before, after);
+	else
+		printf("log memory per GiB written: n/a (no /sys/kernel/slab)\n");
+	return 0;
+}
