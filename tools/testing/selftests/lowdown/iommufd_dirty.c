@@ -286,6 +286,16 @@ static void check_bitmap(struct __test_metadata *_metadata, const bool *written,
 	check_bitmap(_metadata, self->written, self->bitmap, self->area0, \
 		     iova, length, page_size)
 
+/* Read [iova, iova + length) and check it against self->written */
+#define sw_read_check(iova, length, page_size, flags)                     \
+	({                                                                \
+		uint64_t __iova = (iova), __len = (length);               \
+		unsigned long __psz = (page_size);                        \
+									  \
+		ASSERT_EQ(0, sw_read(__iova, __len, __psz, flags));       \
+		sw_check(__iova, __len, __psz);                           \
+	})
+
 TEST_F(sw_dirty, no_source_no_capability)
 {
 	uint32_t hwpt_id;
@@ -355,14 +365,11 @@ TEST_F(sw_dirty, access_writes_exact)
 					       base + off, scratch,
 					       sizeof(scratch), 0));
 		}
-		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, page_size, 0));
-		sw_check(self->area0, BUFFER_SIZE, page_size);
-		ASSERT_EQ(0, sw_read(self->area1, BUFFER_SIZE, page_size, 0));
-		sw_check(self->area1, BUFFER_SIZE, page_size);
+		sw_read_check(self->area0, BUFFER_SIZE, page_size, 0);
+		sw_read_check(self->area1, BUFFER_SIZE, page_size, 0);
 
 		memset(self->written, 0, sizeof(self->written));
-		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, page_size, 0));
-		sw_check(self->area0, BUFFER_SIZE, page_size);
+		sw_read_check(self->area0, BUFFER_SIZE, page_size, 0);
 	}
 }
 
@@ -375,12 +382,9 @@ TEST_F(sw_dirty, partial_reads_keep_the_rest)
 	sw_write(self->area0 + 9 * PAGE_SIZE, 1);	/* page 9 */
 
 	/* Pages 1 to 4, at the mock's 2 KiB granularity */
-	ASSERT_EQ(0, sw_read(self->area0 + PAGE_SIZE, 4 * PAGE_SIZE,
-			     MOCK_IO_PAGE, 0));
-	sw_check(self->area0 + PAGE_SIZE, 4 * PAGE_SIZE, MOCK_IO_PAGE);
+	sw_read_check(self->area0 + PAGE_SIZE, 4 * PAGE_SIZE, MOCK_IO_PAGE, 0);
 	self->written[1] = false;
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 }
 
 TEST_F(sw_dirty, no_clear)
@@ -390,17 +394,13 @@ TEST_F(sw_dirty, no_clear)
 	sw_write(self->area0 + 3 * PAGE_SIZE, 2 * PAGE_SIZE);
 	sw_write(self->area1 + 100 * PAGE_SIZE, 1);
 
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE,
-			     IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE,
-			     IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE,
+		      IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE,
+		      IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 	memset(self->written, 0, sizeof(self->written));
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 }
 
 /* Nothing is logged while tracking is off, and starting clears the log */
@@ -415,8 +415,7 @@ TEST_F(sw_dirty, tracking_off_logs_nothing)
 	test_cmd_set_dirty_tracking(self->hwpt_id, true);
 
 	memset(self->written, 0, sizeof(self->written));
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 }
 
 /* The hardware path's errnos, on a HWPT that tracks in software */
@@ -483,17 +482,13 @@ TEST_F(sw_dirty, write_pins_stay_dirty)
 				&rpin));
 	self->written[4] = true;
 	self->written[5] = true;
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-		sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
-	}
+	for (i = 0; i < 3; i++)
+		sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 	test_cmd_destroy_access_pages(self->access_id, wpin);
 	test_cmd_destroy_access_pages(self->access_id, rpin);
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 	memset(self->written, 0, sizeof(self->written));
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 }
 
 /*
@@ -519,10 +514,8 @@ TEST_F(sw_dirty, conservative_mode)
 
 	for (i = 0; i < AREA_PAGES; i++)
 		self->written[i] = true;
-	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-		sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
-	}
+	for (i = 0; i < 2; i++)
+		sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 	ASSERT_EQ(0, sw_read(ro, BUFFER_SIZE, PAGE_SIZE, 0));
 	for (i = 0; i < AREA_PAGES; i++)
 		ASSERT_EQ(0, test_bit(i, (unsigned long *)self->bitmap));
@@ -584,8 +577,7 @@ TEST_F(sw_dirty, driver_reports_exact)
 		for (p = off / PAGE_SIZE; p <= (off + len - 1) / PAGE_SIZE; p++)
 			self->written[p] = true;
 	}
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
 
 	/* Detached, the device cannot DMA, and its reports go nowhere */
 	test_cmd_mock_domain_replace(self->stdev_id, self->ioas_id);
@@ -699,10 +691,8 @@ TEST_F(sw_dirty, unmap_keeps_dirty_state)
 	sw_write(self->area1 + 300 * PAGE_SIZE, 1);
 	test_ioctl_ioas_unmap(self->area0, BUFFER_SIZE);
 	test_ioctl_ioas_map_fixed(buffer, BUFFER_SIZE, self->area0);
-	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area0, BUFFER_SIZE, PAGE_SIZE);
-	ASSERT_EQ(0, sw_read(self->area1, BUFFER_SIZE, PAGE_SIZE, 0));
-	sw_check(self->area1, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+	sw_read_check(self->area1, BUFFER_SIZE, PAGE_SIZE, 0);
 }
 
 TEST_HARNESS_MAIN
