@@ -308,6 +308,22 @@ void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area)
 		       GFP_KERNEL);
 }
 
+/* The pin of exactly [iova, last], if any; log->lock held */
+static struct iommufd_dirty_pin *dirty_pin_find(struct iommufd_dirty_log *log,
+						unsigned long iova,
+						unsigned long last)
+{
+	struct interval_tree_node *node;
+
+	lockdep_assert_held(&log->lock);
+	for (node = interval_tree_iter_first(&log->pins, iova, last); node;
+	     node = interval_tree_iter_next(node, iova, last))
+		if (node->start == iova && node->last == last)
+			return container_of(node, struct iommufd_dirty_pin,
+					    node);
+	return NULL;
+}
+
 /**
  * iommufd_dirty_log_pin() - note a write pin of [iova, iova + length)
  * @iopt: the io_pagetable the IOVA belongs to
@@ -324,20 +340,17 @@ int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,
 {
 	struct iommufd_dirty_log *log = dirty_log_get(iopt);
 	unsigned long last = iova + length - 1;
-	struct interval_tree_node *node;
 	struct iommufd_dirty_pin *pin;
 
 	if (!log)
 		return -ENOMEM;
 
 	mutex_lock(&log->lock);
-	for (node = interval_tree_iter_first(&log->pins, iova, last); node;
-	     node = interval_tree_iter_next(node, iova, last)) {
-		if (node->start == iova && node->last == last) {
-			container_of(node, struct iommufd_dirty_pin, node)->users++;
-			mutex_unlock(&log->lock);
-			return 0;
-		}
+	pin = dirty_pin_find(log, iova, last);
+	if (pin) {
+		pin->users++;
+		mutex_unlock(&log->lock);
+		return 0;
 	}
 	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
 	if (!pin) {
@@ -370,26 +383,18 @@ void iommufd_dirty_log_unpin(struct io_pagetable *iopt, unsigned long iova,
 {
 	struct iommufd_dirty_log *log = dirty_log_of(iopt);
 	unsigned long last = iova + length - 1;
-	struct interval_tree_node *node;
-	bool was_write = false;
+	struct iommufd_dirty_pin *pin;
+	bool was_write;
 
 	if (!log)
 		return;
 
 	mutex_lock(&log->lock);
-	for (node = interval_tree_iter_first(&log->pins, iova, last); node;
-	     node = interval_tree_iter_next(node, iova, last)) {
-		struct iommufd_dirty_pin *pin =
-			container_of(node, struct iommufd_dirty_pin, node);
-
-		if (node->start != iova || node->last != last)
-			continue;
-		was_write = true;
-		if (!--pin->users) {
-			interval_tree_remove(node, &log->pins);
-			kfree(pin);
-		}
-		break;
+	pin = dirty_pin_find(log, iova, last);
+	was_write = pin;
+	if (pin && !--pin->users) {
+		interval_tree_remove(&pin->node, &log->pins);
+		kfree(pin);
 	}
 	mutex_unlock(&log->lock);
 
@@ -397,13 +402,14 @@ void iommufd_dirty_log_unpin(struct io_pagetable *iopt, unsigned long iova,
 		dirty_log_mark(log, iova, last, GFP_KERNEL);
 }
 
-/* Adds [iova, last] to the user bitmap, clipped to the bitmap's range */
+/* A read in progress: the user's bitmap and the range it covers */
 struct dirty_report {
 	struct iova_bitmap *bitmap;
 	unsigned long iova;
 	unsigned long last;
 };
 
+/* Adds [iova, last] to the user bitmap, clipped to the bitmap's range */
 static void dirty_report_range(struct dirty_report *report, unsigned long iova,
 			       unsigned long last)
 {
@@ -531,8 +537,9 @@ static int dirty_log_read(struct io_pagetable *iopt,
 		.last = cmd->iova + cmd->length - 1,
 	};
 	bool clear = !(cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	bool conservative = READ_ONCE(dirty_conservative);
 
-	if (!log && !READ_ONCE(dirty_conservative))
+	if (!log && !conservative)
 		return 0;
 
 	report.bitmap = iova_bitmap_alloc(cmd->iova, cmd->length,
@@ -541,7 +548,7 @@ static int dirty_log_read(struct io_pagetable *iopt,
 	if (IS_ERR(report.bitmap))
 		return PTR_ERR(report.bitmap);
 
-	if (READ_ONCE(dirty_conservative) || (log && READ_ONCE(log->overflow)))
+	if (conservative || (log && READ_ONCE(log->overflow)))
 		dirty_report_writable(iopt, &report);
 	if (log) {
 		dirty_log_report_bits(log, &report, clear);
@@ -716,7 +723,7 @@ int iommufd_dirty_hwpt_set(struct iommufd_hwpt_paging *hwpt_paging,
 		dirty_log_start(log, domain->dirty_ops);
 	else if (!enable && hwpt_paging->dirty.enabled)
 		dirty_log_stop(log, domain->dirty_ops);
-	hwpt_paging->dirty.enabled = enable;
+	WRITE_ONCE(hwpt_paging->dirty.enabled, enable);
 	mutex_unlock(&log->lock);
 	return 0;
 }
@@ -739,7 +746,7 @@ void iommufd_dirty_hwpt_destroy(struct iommufd_hwpt_paging *hwpt_paging)
 	mutex_lock(&log->lock);
 	if (hwpt_paging->dirty.enabled)
 		dirty_log_stop(log, hwpt_paging->common.domain->dirty_ops);
-	hwpt_paging->dirty.enabled = false;
+	WRITE_ONCE(hwpt_paging->dirty.enabled, false);
 	mutex_unlock(&log->lock);
 }
 
