@@ -47,9 +47,10 @@
  *   default.
  * Nothing is recorded while no one tracks (@users == 0).
  *
- * If a chunk cannot be allocated the log overflows: until tracking is
- * restarted, reads report every writable mapped IOVA in their range, exactly
- * as conservative mode does.  Losing a write is the one thing the log must
+ * If a chunk cannot be allocated, or a read cannot write the bits it took
+ * into the user's bitmap, the log overflows: until tracking is restarted,
+ * reads report every writable mapped IOVA in their range, exactly as
+ * conservative mode does.  Losing a write is the one thing the log must
  * never do.
  *
  * Unmap
@@ -402,21 +403,28 @@ void iommufd_dirty_log_unpin(struct io_pagetable *iopt, unsigned long iova,
 		dirty_log_mark(log, iova, last, GFP_KERNEL);
 }
 
-/* A read in progress: the user's bitmap and the range it covers */
+/* A read in progress: the user's bitmap, the range it covers */
 struct dirty_report {
 	struct iova_bitmap *bitmap;
 	unsigned long iova;
 	unsigned long last;
+	/* First error setting bits in the user's bitmap */
+	int err;
 };
 
 /* Adds [iova, last] to the user bitmap, clipped to the bitmap's range */
 static void dirty_report_range(struct dirty_report *report, unsigned long iova,
 			       unsigned long last)
 {
+	int rc;
+
 	iova = max(iova, report->iova);
 	last = min(last, report->last);
-	if (iova <= last)
-		iova_bitmap_set(report->bitmap, iova, last - iova + 1);
+	if (iova > last)
+		return;
+	rc = iova_bitmap_set(report->bitmap, iova, last - iova + 1);
+	if (rc && !report->err)
+		report->err = rc;
 }
 
 static void dirty_report_pages(struct dirty_report *report,
@@ -524,10 +532,37 @@ static bool dirty_range_mapped(struct io_pagetable *iopt, unsigned long iova,
 }
 
 /*
- * Report the software side of a dirty bitmap read: the log, the standing
- * write pins, and everything writable in conservative mode or after an
- * overflow.  iova_rwsem held for read.
+ * Report the software side of a read: the log, the standing write pins, and
+ * everything writable in conservative mode or after an overflow.
+ *
+ * Bits are taken out of the log before they reach the user's bitmap.  If
+ * that bitmap cannot be written (iova_bitmap pins it page by page, and a
+ * page may be unmapped or read-only, or pinning may run out of memory), what
+ * was taken is in neither place: the log overflows, so that every later read
+ * reports all writable IOVA until tracking restarts, and the read fails.
+ * iova_rwsem held for read.
  */
+static int dirty_log_report(struct io_pagetable *iopt,
+			    struct iommufd_dirty_log *log,
+			    struct dirty_report *report, bool clear,
+			    bool conservative)
+{
+	lockdep_assert_held(&iopt->iova_rwsem);
+	if (conservative || (log && READ_ONCE(log->overflow)))
+		dirty_report_writable(iopt, report);
+	if (log) {
+		dirty_log_report_bits(log, report, clear);
+		dirty_report_pins(log, report);
+		if (report->err && clear) {
+			WRITE_ONCE(log->overflow, true);
+			pr_warn_ratelimited("iommufd: dirty bitmap unwritable (%d), reporting all writable IOVA until tracking restarts\n",
+					    report->err);
+		}
+	}
+	return report->err;
+}
+
+/* The software side of IOMMU_HWPT_GET_DIRTY_BITMAP; iova_rwsem held */
 static int dirty_log_read(struct io_pagetable *iopt,
 			  struct iommu_hwpt_get_dirty_bitmap *cmd)
 {
@@ -536,8 +571,8 @@ static int dirty_log_read(struct io_pagetable *iopt,
 		.iova = cmd->iova,
 		.last = cmd->iova + cmd->length - 1,
 	};
-	bool clear = !(cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
 	bool conservative = READ_ONCE(dirty_conservative);
+	int rc;
 
 	if (!log && !conservative)
 		return 0;
@@ -547,15 +582,11 @@ static int dirty_log_read(struct io_pagetable *iopt,
 					  u64_to_user_ptr(cmd->data));
 	if (IS_ERR(report.bitmap))
 		return PTR_ERR(report.bitmap);
-
-	if (conservative || (log && READ_ONCE(log->overflow)))
-		dirty_report_writable(iopt, &report);
-	if (log) {
-		dirty_log_report_bits(log, &report, clear);
-		dirty_report_pins(log, &report);
-	}
+	rc = dirty_log_report(iopt, log, &report,
+			      !(cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR),
+			      conservative);
 	iova_bitmap_free(report.bitmap);
-	return 0;
+	return rc;
 }
 
 /**

@@ -695,4 +695,58 @@ TEST_F(sw_dirty, unmap_keeps_dirty_state)
 	sw_read_check(self->area1, BUFFER_SIZE, PAGE_SIZE, 0);
 }
 
+/*
+ * A read whose bitmap cannot be written fails (iova_bitmap used to drop
+ * such bits silently), and what it took from the log is kept: every
+ * writable IOVA reads dirty until tracking restarts.
+ */
+TEST_F(sw_dirty, unwritable_bitmap_loses_nothing)
+{
+	__u64 *ro = mmap(NULL, self->bitmap_bytes, PROT_READ,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int i;
+
+	ASSERT_NE(MAP_FAILED, ro);
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	sw_write(self->area0 + 5 * PAGE_SIZE, 1);
+	EXPECT_ERRNO(EFAULT, _test_cmd_get_dirty_bitmap(self->fd,
+							self->hwpt_id,
+							BUFFER_SIZE,
+							self->area0,
+							PAGE_SIZE, ro, 0));
+	for (i = 0; i < AREA_PAGES; i++)
+		self->written[i] = true;
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+
+	test_cmd_set_dirty_tracking(self->hwpt_id, false);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	memset(self->written, 0, sizeof(self->written));
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+	munmap(ro, self->bitmap_bytes);
+}
+
+/*
+ * The hardware path: the IOMMU's bits are cleared as they are read, so a
+ * bitmap that cannot be written must fail the read rather than succeed
+ * with bits missing.
+ */
+TEST_F(hw_dirty, unwritable_bitmap_fails)
+{
+	__u64 *ro = mmap(NULL, self->bitmap_bytes, PROT_READ,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, ro);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	dirty_every_other(_metadata, self->fd, self->hwpt_id, self->area0,
+			  NULL);
+	EXPECT_ERRNO(EFAULT, _test_cmd_get_dirty_bitmap(self->fd,
+							self->hwpt_id,
+							BUFFER_SIZE,
+							self->area0,
+							MOCK_IO_PAGE, ro, 0));
+	munmap(ro, self->bitmap_bytes);
+}
+
 TEST_HARNESS_MAIN
