@@ -76,14 +76,22 @@
  * one IOAS, a read of any of them takes the log's bits (userspace such as
  * QEMU ORs the bitmaps of all its HWPTs).
  *
+ * Emulated devices are not behind a HWPT: their vfio driver reports the log
+ * through VFIO device DMA logging (drivers/vfio/access_log.c), with
+ * iommufd_access_dirty_set() and iommufd_access_dirty_read().  An access
+ * that tracks is one more user of the log of the IOAS it is attached to, and
+ * takes its tracking along when it moves to another IOAS.
+ *
  * Locking
  * -------
  * Sources run with the io_pagetable's iova_rwsem held for read, or (driver
  * reports) under RCU only, in any context; they take no lock of the log.  A
  * log is freed an RCU grace period after its io_pagetable.  @lock (a mutex) orders
  * starting and stopping against each other and protects @pins and each
- * HWPT's iommufd_dirty_hwpt::enabled.  Readers hold iova_rwsem for read, so
- * the areas they walk stay put.  Lock order: iova_rwsem, then @lock.
+ * HWPT's iommufd_dirty_hwpt::enabled.  An access's iommufd_dirty_access is
+ * protected by its ioas_lock.  Readers hold iova_rwsem for read, so the
+ * areas they walk stay put.  Lock order: an access's ioas_lock, iova_rwsem,
+ * then @lock.
  *
  * Naming: 'last' is inclusive, 'end' exclusive, as in the rest of iommufd.
  */
@@ -115,7 +123,7 @@ MODULE_PARM_DESC(dirty_conservative,
 struct iommufd_dirty_log {
 	/* chunk number -> atomic_long_t[DIRTY_CHUNK_WORDS] */
 	struct xarray chunks;
-	/* Trackers on: HWPTs with tracking enabled */
+	/* Trackers on: HWPTs with tracking enabled, and tracking accesses */
 	atomic_t users;
 	/* Those of them whose IOMMU keeps dirty bits in its page table */
 	atomic_t hw_users;
@@ -897,3 +905,158 @@ int iommufd_device_dirty_report(struct iommufd_device *idev,
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_dirty_report, IOMMUFD);
+
+/**
+ * iommufd_dirty_access_prepare() - an access is about to change its IOAS
+ * @access: the access; its ioas_lock is held
+ * @new_ioas: the IOAS it moves to, or NULL when it detaches
+ *
+ * While the access tracks, its tracking moves with it: the new IOAS needs a
+ * log, allocated here so that the move cannot fail half-way.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iommufd_dirty_access_prepare(struct iommufd_access *access,
+				 struct iommufd_ioas *new_ioas)
+{
+	lockdep_assert_held(&access->ioas_lock);
+	if (!access->dirty.enabled || !new_ioas)
+		return 0;
+	return dirty_log_get(&new_ioas->iopt) ? 0 : -ENOMEM;
+}
+
+/**
+ * iommufd_dirty_access_moved() - an access changed its IOAS
+ * @access: the access; its ioas_lock is held
+ * @old_ioas: the IOAS it left, or NULL
+ * @new_ioas: the IOAS it is attached to now, or NULL
+ *
+ * A tracking access starts the log of @new_ioas and stops that of
+ * @old_ioas.  What the old log holds stays with the old IOAS.
+ */
+void iommufd_dirty_access_moved(struct iommufd_access *access,
+				struct iommufd_ioas *old_ioas,
+				struct iommufd_ioas *new_ioas)
+{
+	struct iommufd_dirty_log *log;
+
+	lockdep_assert_held(&access->ioas_lock);
+	if (!access->dirty.enabled)
+		return;
+	if (new_ioas) {
+		/* iommufd_dirty_access_prepare() allocated it */
+		log = dirty_log_of(&new_ioas->iopt);
+		mutex_lock(&log->lock);
+		dirty_log_start(log, false);
+		mutex_unlock(&log->lock);
+	}
+	if (old_ioas) {
+		log = dirty_log_of(&old_ioas->iopt);
+		mutex_lock(&log->lock);
+		dirty_log_stop(log, false);
+		mutex_unlock(&log->lock);
+	}
+}
+
+/**
+ * iommufd_access_dirty_set() - start or stop logging an access's writes
+ * @access: the access, attached to an IOAS to start
+ * @enable: start or stop
+ *
+ * For drivers of emulated devices (vfio's access-backed DMA logging):
+ * while on, every iommufd_access_rw() write and every write pin of the IOAS
+ * the access is attached to is logged, to be taken by
+ * iommufd_access_dirty_read().  Tracking follows the access when it moves
+ * to another IOAS.  The log belongs to the IOAS and is shared with every
+ * other tracker of it (accesses and dirty-tracking HWPTs): starting clears
+ * it only when no one else tracks.  Stopping an access that does not track
+ * does nothing.
+ *
+ * Context: process context; takes the access's ioas_lock.
+ * Return: 0, -EINVAL to start an access that is not attached, -EBUSY to
+ * start one that already tracks, or -ENOMEM.
+ */
+int iommufd_access_dirty_set(struct iommufd_access *access, bool enable)
+{
+	struct iommufd_dirty_log *log;
+	int rc = 0;
+
+	mutex_lock(&access->ioas_lock);
+	if (enable == access->dirty.enabled) {
+		rc = enable ? -EBUSY : 0;
+		goto out;
+	}
+	if (!access->ioas) {
+		/* Detached, so no log is on for it */
+		if (enable)
+			rc = -EINVAL;
+		else
+			access->dirty.enabled = false;
+		goto out;
+	}
+
+	log = dirty_log_get(&access->ioas->iopt);
+	if (!log) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	mutex_lock(&log->lock);
+	if (enable)
+		dirty_log_start(log, false);
+	else
+		dirty_log_stop(log, false);
+	mutex_unlock(&log->lock);
+	access->dirty.enabled = enable;
+out:
+	mutex_unlock(&access->ioas_lock);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_access_dirty_set, IOMMUFD);
+
+/**
+ * iommufd_access_dirty_read() - take the logged writes of an IOVA range
+ * @access: the access, tracking (iommufd_access_dirty_set())
+ * @iova: first byte of the range
+ * @length: bytes in the range
+ * @bitmap: the user's bitmap; the dirty pages of the range are set in it,
+ *	no bit is cleared
+ *
+ * Reports and clears what the log of the access's IOAS holds for the range,
+ * the write pins standing in it, and, in conservative mode, every writable
+ * mapping in it.  Unmapped parts of the range are allowed: the log is keyed
+ * by IOVA.  Meant to be called from an iova_bitmap_for_each() walk.
+ *
+ * Context: process context; takes the access's ioas_lock, then the
+ * IOAS's iova_rwsem for read.
+ * Return: 0, -EINVAL if the access does not track or is not attached or the
+ * range is empty, -EOVERFLOW if it wraps, or the error of writing the user's
+ * bitmap (then the log turns conservative, see dirty_log_report()).
+ */
+int iommufd_access_dirty_read(struct iommufd_access *access,
+			      unsigned long iova, unsigned long length,
+			      struct iova_bitmap *bitmap)
+{
+	struct dirty_report report = { .bitmap = bitmap, .iova = iova };
+	struct io_pagetable *iopt;
+	int rc = 0;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &report.last))
+		return -EOVERFLOW;
+
+	mutex_lock(&access->ioas_lock);
+	if (!access->dirty.enabled || !access->ioas) {
+		rc = -EINVAL;
+		goto out;
+	}
+	iopt = &access->ioas->iopt;
+	down_read(&iopt->iova_rwsem);
+	rc = dirty_log_report(iopt, dirty_log_of(iopt), &report, true,
+			      READ_ONCE(dirty_conservative));
+	up_read(&iopt->iova_rwsem);
+out:
+	mutex_unlock(&access->ioas_lock);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_access_dirty_read, IOMMUFD);

@@ -50,7 +50,19 @@ struct iommufd_dirty_group {
 	struct iommufd_dirty_log __rcu *log;
 };
 
+/**
+ * struct iommufd_dirty_access - software dirty state of an iommufd_access
+ * @enabled: the access tracks (iommufd_access_dirty_set()): it holds a
+ *	reference on the log of its IOAS being on while attached.  Protected
+ *	by the access's ioas_lock.
+ */
+struct iommufd_dirty_access {
+	bool enabled;
+};
+
 struct iommufd_group;
+struct iommufd_access;
+struct iommufd_ioas;
 
 /* Hooks in iommufd's own paths (io_pagetable.c, device.c, hw_pagetable.c) */
 void iommufd_dirty_group_attached(struct iommufd_group *igroup);
@@ -62,6 +74,12 @@ int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,
 			  unsigned long length);
 void iommufd_dirty_log_unpin(struct io_pagetable *iopt, unsigned long iova,
 			     unsigned long length);
+
+int iommufd_dirty_access_prepare(struct iommufd_access *access,
+				 struct iommufd_ioas *new_ioas);
+void iommufd_dirty_access_moved(struct iommufd_access *access,
+				struct iommufd_ioas *old_ioas,
+				struct iommufd_ioas *new_ioas);
 
 bool iommufd_dirty_hw_capable(struct iommufd_device *idev);
 bool iommufd_dirty_capable(struct iommufd_device *idev);
