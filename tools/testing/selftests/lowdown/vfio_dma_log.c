@@ -1,0 +1,753 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VFIO device DMA logging of an emulated-IOMMU device, backed by iommufd's
+ * software dirty log (drivers/vfio/access_log.c).
+ *
+ * The device is the access-log test mdev (drivers/vfio/access_log_test.c):
+ * each command written to its fd makes it write, pin or check guest memory
+ * through vfio_dma_rw() and vfio_pin_pages(), as an emulated device does.
+ * The tests compare VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT with what the
+ * device wrote, page by page, and the memory with a shadow image.
+ *
+ * IOVA layout of the fixture's IOAS, AREA bytes each:
+ *
+ *   [area0 rw] [hole] [area1 rw] [area2 read-only]
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "../../../../drivers/vfio/access_log_test.h"
+
+#define PG 4096UL
+#define AREA_PAGES 512UL
+#define AREA (AREA_PAGES * PG)
+#define IOVA_BASE 0x40000000UL
+#define IOVA_AREA0 IOVA_BASE
+#define IOVA_HOLE (IOVA_BASE + AREA)
+#define IOVA_AREA1 (IOVA_BASE + 2 * AREA)
+#define IOVA_AREA2 (IOVA_BASE + 3 * AREA)
+#define IOVA_END (IOVA_BASE + 4 * AREA)
+#define SPAN_PAGES (4 * AREA_PAGES)
+
+#define MDEV_TYPE_DIR "/sys/class/mdev_bus/" ALT_PARENT_NAME \
+	"/mdev_supported_types/" ALT_TYPE_NAME
+#define CONSERVATIVE "/sys/module/iommufd/parameters/dirty_conservative"
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -errno;
+}
+
+/* Create an instance of the test mdev; its uuid in @uuid, cdev in @cdev */
+static int alt_create(char uuid[40], char cdev[64])
+{
+	char path[256];
+	struct dirent *de;
+	unsigned char r[16];
+	DIR *dir;
+	int fd, i;
+
+	if (access(MDEV_TYPE_DIR, F_OK) &&
+	    system("modprobe vfio_access_log_test"))
+		return -ENOENT;
+	fd = open("/dev/urandom", O_RDONLY);
+	if (fd < 0 || read(fd, r, sizeof(r)) != sizeof(r))
+		return -EIO;
+	close(fd);
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	for (i = 0; i < 16; i++)
+		sprintf(uuid + 2 * i + (i > 3) + (i > 5) + (i > 7) + (i > 9),
+			"%02x%s", r[i],
+			(i == 3 || i == 5 || i == 7 || i == 9) ? "-" : "");
+	if (write_file(MDEV_TYPE_DIR "/create", uuid))
+		return -EIO;
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/vfio-dev", uuid);
+	dir = opendir(path);
+	if (!dir)
+		return -ENOENT;
+	cdev[0] = 0;
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "vfio", 4) && strlen(de->d_name) < 32)
+			snprintf(cdev, 64, "/dev/vfio/devices/%.31s",
+				 de->d_name);
+	closedir(dir);
+	return cdev[0] ? 0 : -ENOENT;
+}
+
+static void alt_remove(const char *uuid)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove", uuid);
+	write_file(path, "1");
+}
+
+/* One device command: 0 or -errno */
+static int alt_do(int devfd, __u32 op, __u8 byte, __u64 iova, __u64 length)
+{
+	struct alt_cmd cmd = {
+		.op = op, .byte = byte, .iova = iova, .length = length,
+	};
+
+	return write(devfd, &cmd, sizeof(cmd)) == sizeof(cmd) ? 0 : -errno;
+}
+
+/* Open, bind and attach the device at @cdev to @ioas_id; the fd or -errno */
+static int dev_open(const char *cdev, int iommufd, __u32 ioas_id)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind), .iommufd = iommufd,
+	};
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach), .pt_id = ioas_id,
+	};
+	int fd = open(cdev, O_RDWR);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ||
+	    ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int feature(int devfd, __u32 flags, void *data, size_t size)
+{
+	__u64 buf[(sizeof(struct vfio_device_feature) + 64) / 8] = {};
+	struct vfio_device_feature *f = (void *)buf;
+
+	f->argsz = sizeof(*f) + size;
+	f->flags = flags;
+	memcpy(f->data, data, size);
+	if (ioctl(devfd, VFIO_DEVICE_FEATURE, f))
+		return -errno;
+	memcpy(data, f->data, size);
+	return 0;
+}
+
+static int log_start_ranges(int devfd, __u64 page_size,
+			    struct vfio_device_feature_dma_logging_range *r,
+			    __u32 nr)
+{
+	struct vfio_device_feature_dma_logging_control ctl = {
+		.page_size = page_size,
+		.num_ranges = nr,
+		.ranges = (uintptr_t)r,
+	};
+
+	return feature(devfd, VFIO_DEVICE_FEATURE_SET |
+		       VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+		       &ctl, sizeof(ctl));
+}
+
+/* Start over the whole fixture span, as QEMU does over its RAM and holes */
+static int log_start(int devfd)
+{
+	struct vfio_device_feature_dma_logging_range r = {
+		.iova = IOVA_BASE, .length = IOVA_END - IOVA_BASE,
+	};
+
+	return log_start_ranges(devfd, PG, &r, 1);
+}
+
+static int log_stop(int devfd)
+{
+	return feature(devfd, VFIO_DEVICE_FEATURE_SET |
+		       VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, NULL, 0);
+}
+
+static int log_report(int devfd, __u64 iova, __u64 length, __u64 page_size,
+		      __u64 *bitmap)
+{
+	struct vfio_device_feature_dma_logging_report rep = {
+		.iova = iova, .length = length, .page_size = page_size,
+		.bitmap = (uintptr_t)bitmap,
+	};
+
+	return feature(devfd, VFIO_DEVICE_FEATURE_GET |
+		       VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+		       &rep, sizeof(rep));
+}
+
+static bool test_bit64(const __u64 *map, unsigned long bit)
+{
+	return map[bit / 64] >> (bit % 64) & 1;
+}
+
+static void set_bit64(__u64 *map, unsigned long bit)
+{
+	map[bit / 64] |= 1ULL << (bit % 64);
+}
+
+#define MAP_WORDS (SPAN_PAGES / 64)
+
+FIXTURE(dma_log)
+{
+	int iommufd;
+	__u32 ioas_id;
+	int devfd;
+	char uuid[40];
+	char cdev[64];
+	/* Guest memory for the three areas, and what it should hold */
+	unsigned char *mem;
+	unsigned char *shadow;
+	/* Pages written since the last report, by page of the span */
+	__u64 expect[MAP_WORDS];
+	__u64 got[MAP_WORDS];
+};
+
+static int map_area(int iommufd, __u32 ioas_id, void *va, __u64 iova,
+		    bool writable)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 (writable ? IOMMU_IOAS_MAP_WRITEABLE : 0),
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)va,
+		.length = AREA,
+		.iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP, &map) ? -errno : 0;
+}
+
+static int unmap_area(int iommufd, __u32 ioas_id, __u64 iova)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap), .ioas_id = ioas_id,
+		.iova = iova, .length = AREA,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap) ? -errno : 0;
+}
+
+static __u32 ioas_alloc(int iommufd)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc))
+		return 0;
+	return alloc.out_ioas_id;
+}
+
+/* Map area0, area1 (rw) and area2 (read-only) of @mem into @ioas_id */
+static int map_span(int iommufd, __u32 ioas_id, unsigned char *mem)
+{
+	return map_area(iommufd, ioas_id, mem, IOVA_AREA0, true) ?:
+	       map_area(iommufd, ioas_id, mem + AREA, IOVA_AREA1, true) ?:
+	       map_area(iommufd, ioas_id, mem + 2 * AREA, IOVA_AREA2, false);
+}
+
+/* Guest memory behind an IOVA of the span (not the hole) */
+static unsigned char *mem_at(unsigned char *mem, __u64 iova)
+{
+	__u64 off = iova - IOVA_BASE;
+
+	return mem + (off < AREA ? off : off - AREA);
+}
+
+FIXTURE_SETUP(dma_log)
+{
+	int rc;
+
+	self->mem = mmap(NULL, 3 * AREA, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	self->shadow = calloc(1, 3 * AREA);
+	ASSERT_NE(NULL, self->shadow);
+	memset(self->expect, 0, sizeof(self->expect));
+
+	/* make check's kernel has the test device: its absence fails */
+	rc = alt_create(self->uuid, self->cdev);
+	ASSERT_EQ(0, rc) TH_LOG("no access-log test mdev: %s", strerror(-rc));
+
+	self->iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->iommufd);
+	self->ioas_id = ioas_alloc(self->iommufd);
+	ASSERT_NE(0, self->ioas_id);
+	ASSERT_EQ(0, map_span(self->iommufd, self->ioas_id, self->mem));
+	self->devfd = dev_open(self->cdev, self->iommufd, self->ioas_id);
+	ASSERT_LE(0, self->devfd);
+}
+
+FIXTURE_TEARDOWN(dma_log)
+{
+	write_file(CONSERVATIVE, "0");
+	if (self->devfd >= 0)
+		close(self->devfd);
+	close(self->iommufd);
+	alt_remove(self->uuid);
+	munmap(self->mem, 3 * AREA);
+	free(self->shadow);
+}
+
+/* The device writes @len bytes of @byte at @iova; expect and shadow follow */
+static int dev_write(struct _test_data_dma_log *self, __u64 iova, __u64 len,
+		     __u8 byte)
+{
+	__u64 p;
+
+	for (p = (iova - IOVA_BASE) / PG; p <= (iova + len - 1 - IOVA_BASE) / PG;
+	     p++)
+		set_bit64(self->expect, p);
+	memset(mem_at(self->shadow, iova), byte, len);
+	return alt_do(self->devfd, ALT_CMD_WRITE, byte, iova, len);
+}
+
+/* Report the whole span at 4 KiB into self->got */
+static int report_span(struct _test_data_dma_log *self)
+{
+	memset(self->got, 0, sizeof(self->got));
+	return log_report(self->devfd, IOVA_BASE, IOVA_END - IOVA_BASE, PG,
+			  self->got);
+}
+
+static int count_bits(const __u64 *map, size_t words)
+{
+	int n = 0;
+
+	while (words--)
+		n += __builtin_popcountll(*map++);
+	return n;
+}
+
+TEST_F(dma_log, probe)
+{
+	ASSERT_EQ(0, feature(self->devfd, VFIO_DEVICE_FEATURE_PROBE |
+			     VFIO_DEVICE_FEATURE_SET |
+			     VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0));
+	ASSERT_EQ(0, feature(self->devfd, VFIO_DEVICE_FEATURE_PROBE |
+			     VFIO_DEVICE_FEATURE_SET |
+			     VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, NULL, 0));
+	ASSERT_EQ(0, feature(self->devfd, VFIO_DEVICE_FEATURE_PROBE |
+			     VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, NULL, 0));
+}
+
+TEST_F(dma_log, bad_arguments)
+{
+	struct vfio_device_feature_dma_logging_range r[2] = {
+		{ .iova = IOVA_AREA0, .length = AREA },
+		{ .iova = IOVA_AREA0 + PG, .length = AREA },
+	};
+
+	/* Not logging: REPORT fails, STOP does nothing */
+	ASSERT_EQ(-EINVAL, report_span(self));
+	ASSERT_EQ(0, log_stop(self->devfd));
+
+	/* START: page size, range count, overlap, alignment, overflow */
+	ASSERT_EQ(-EINVAL, log_start_ranges(self->devfd, 2048, r, 1));
+	ASSERT_EQ(-EINVAL, log_start_ranges(self->devfd, 3 * PG, r, 1));
+	ASSERT_EQ(-EINVAL, log_start_ranges(self->devfd, PG, r, 0));
+	ASSERT_EQ(-EINVAL, log_start_ranges(self->devfd, PG, r, 2));
+	r[1].iova = IOVA_AREA1 + 1;
+	ASSERT_EQ(-EINVAL, log_start_ranges(self->devfd, PG, r, 2));
+	r[1].iova = -PG;
+	r[1].length = 2 * PG;
+	ASSERT_EQ(-EOVERFLOW, log_start_ranges(self->devfd, PG, r, 2));
+
+	/* Twice: the second is refused, and the first still logs */
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(-EBUSY, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0, 1, 0x11));
+
+	/* REPORT: page size, overflow, bitmap */
+	ASSERT_EQ(-EINVAL, log_report(self->devfd, IOVA_BASE, AREA, 2048,
+				      self->got));
+	ASSERT_EQ(-EINVAL, log_report(self->devfd, IOVA_BASE, AREA, 3 * PG,
+				      self->got));
+	ASSERT_EQ(-EOVERFLOW, log_report(self->devfd, -PG, 2 * PG, PG,
+					 self->got));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)));
+}
+
+/*
+ * Random writes of random lengths over both writable areas, several rounds:
+ * each REPORT is exactly the pages written since the last one, and memory
+ * holds exactly what the device wrote.
+ */
+TEST_F(dma_log, random_writes_exact)
+{
+	int round, i;
+
+	srand(1);
+	ASSERT_EQ(0, log_start(self->devfd));
+	for (round = 0; round < 8; round++) {
+		for (i = 0; i < 64; i++) {
+			__u64 base = rand() % 2 ? IOVA_AREA1 : IOVA_AREA0;
+			__u64 off = rand() % AREA;
+			__u64 len = 1 + rand() % (rand() % 4 ? 64 : 5 * PG);
+
+			if (off + len > AREA)
+				len = AREA - off;
+			ASSERT_EQ(0, dev_write(self, base + off, len,
+					       1 + rand() % 255));
+		}
+		ASSERT_EQ(0, report_span(self));
+		ASSERT_EQ(0, memcmp(self->expect, self->got,
+				    sizeof(self->got)));
+		ASSERT_NE(0, count_bits(self->got, MAP_WORDS));
+		ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+		memset(self->expect, 0, sizeof(self->expect));
+		/* Read and cleared */
+		ASSERT_EQ(0, report_span(self));
+		ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	}
+	/* The device sees the same memory */
+	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_CHECK, self->shadow[7],
+			    IOVA_AREA0 + 7, 1));
+	ASSERT_EQ(-EILSEQ, alt_do(self->devfd, ALT_CMD_CHECK,
+				  self->shadow[7] + 1, IOVA_AREA0 + 7, 1));
+}
+
+/* One write per 2 MiB, read at 4K..2M: each bit covers its page size */
+TEST_F(dma_log, page_sizes)
+{
+	__u64 ps;
+
+	ASSERT_EQ(0, log_start(self->devfd));
+	for (ps = PG; ps <= 2UL << 20; ps *= 2) {
+		__u64 iova = IOVA_AREA1 + 3 * PG + 17;
+		__u64 map[MAP_WORDS] = {};
+		unsigned long bit = (iova - IOVA_BASE) / ps, b;
+
+		ASSERT_EQ(0, dev_write(self, iova, 2, 0x5a));
+		/* Also a write straddling two pages of 4K */
+		ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + PG - 1, 2, 0x5b));
+		ASSERT_EQ(0, log_report(self->devfd, IOVA_BASE,
+					IOVA_END - IOVA_BASE, ps, map));
+		for (b = 0; b < SPAN_PAGES * PG / ps; b++) {
+			bool want = b == bit || b == (PG - 1) / ps ||
+				    b == PG / ps;
+
+			ASSERT_EQ(want, test_bit64(map, b))
+				TH_LOG("page size %llu bit %lu",
+				       (unsigned long long)ps, b);
+		}
+	}
+	ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+}
+
+/* Report a sub-range of an area */
+TEST_F(dma_log, sub_range_report)
+{
+	__u64 map[4] = {};
+
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 9 * PG, 1, 1));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 20 * PG, 1, 1));
+	/* [area1 + 8 pages, + 8 pages): only the first write */
+	ASSERT_EQ(0, log_report(self->devfd, IOVA_AREA1 + 8 * PG, 8 * PG, PG,
+				map));
+	ASSERT_EQ(2, map[0]);
+	/* The other is still there */
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(1, count_bits(self->got, MAP_WORDS));
+	ASSERT_TRUE(test_bit64(self->got, 2 * AREA_PAGES + 20));
+}
+
+/*
+ * A REPORT whose bitmap cannot be written fails, and what it took from the
+ * log is not lost: every writable page reads dirty until logging restarts.
+ */
+TEST_F(dma_log, unwritable_bitmap_loses_nothing)
+{
+	__u64 *ro = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	unsigned long p;
+
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 3 * PG, 1, 0x21));
+	ASSERT_EQ(-EFAULT, log_report(self->devfd, IOVA_BASE,
+				      IOVA_END - IOVA_BASE, PG, (__u64 *)8));
+	ASSERT_EQ(-EFAULT, log_report(self->devfd, IOVA_BASE,
+				      IOVA_END - IOVA_BASE, PG, ro));
+	ASSERT_EQ(0, report_span(self));
+	for (p = 0; p < SPAN_PAGES; p++)
+		ASSERT_EQ(p < AREA_PAGES ||
+			  (p >= 2 * AREA_PAGES && p < 3 * AREA_PAGES),
+			  test_bit64(self->got, p));
+
+	ASSERT_EQ(0, log_stop(self->devfd));
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	munmap(ro, PG);
+}
+
+/* A page pinned for write is dirty on every report until unpinned */
+TEST_F(dma_log, write_pins)
+{
+	__u64 iova = IOVA_AREA1 + 32 * PG;
+	int i, p;
+
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_PIN, 0xc3, iova, 4 * PG));
+	memset(mem_at(self->shadow, iova), 0xc3, 4 * PG);
+	ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, report_span(self));
+		ASSERT_EQ(4, count_bits(self->got, MAP_WORDS));
+		for (p = 0; p < 4; p++)
+			ASSERT_TRUE(test_bit64(self->got,
+					       2 * AREA_PAGES + 32 + p));
+	}
+	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_UNPIN, 0, iova, 0));
+	/* Once more for the writes just before the unpin, then clean */
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(4, count_bits(self->got, MAP_WORDS));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	ASSERT_EQ(-ENOENT, alt_do(self->devfd, ALT_CMD_UNPIN, 0, iova, 0));
+}
+
+/* Writes while not logging are not reported; a new START is clean */
+TEST_F(dma_log, stopped_logs_nothing)
+{
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0, PG, 1));
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + PG, PG, 2));
+	ASSERT_EQ(0, log_stop(self->devfd));
+	ASSERT_EQ(-EINVAL, report_span(self));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + 2 * PG, PG, 3));
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+}
+
+/* A device closed while logging stops logging; reopened, it starts clean */
+TEST_F(dma_log, close_while_logging)
+{
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0, PG, 1));
+	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_PIN, 2, IOVA_AREA1, PG));
+	close(self->devfd);
+
+	self->devfd = dev_open(self->cdev, self->iommufd, self->ioas_id);
+	ASSERT_LE(0, self->devfd);
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + PG, 1, 3));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(1, count_bits(self->got, MAP_WORDS));
+}
+
+/*
+ * QEMU 10 unmaps without asking for dirty state.  What the device wrote
+ * before the unmap is reported once the IOVA is mapped again, and a pin the
+ * unmap forced the device to drop is reported too.
+ */
+TEST_F(dma_log, unmap_remap)
+{
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 5 * PG, 3 * PG, 0x77));
+	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_PIN, 0x78,
+			    IOVA_AREA1 + 100 * PG, 2 * PG));
+	set_bit64(self->expect, 2 * AREA_PAGES + 100);
+	set_bit64(self->expect, 2 * AREA_PAGES + 101);
+	memset(mem_at(self->shadow, IOVA_AREA1 + 100 * PG), 0x78, 2 * PG);
+
+	/* The device drops its pin in its dma_unmap callback */
+	ASSERT_EQ(0, unmap_area(self->iommufd, self->ioas_id, IOVA_AREA1));
+	ASSERT_EQ(-ENOENT, alt_do(self->devfd, ALT_CMD_UNPIN, 0,
+				  IOVA_AREA1 + 100 * PG, 0));
+	ASSERT_NE(0, alt_do(self->devfd, ALT_CMD_WRITE, 1, IOVA_AREA1, 1));
+	ASSERT_EQ(0, map_area(self->iommufd, self->ioas_id, self->mem + AREA,
+			      IOVA_AREA1, true));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)));
+	ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+}
+
+/* Logging follows the device to another IOAS */
+TEST_F(dma_log, replace_ioas)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+	};
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+	};
+	__u32 ioas2 = ioas_alloc(self->iommufd);
+
+	ASSERT_NE(0, ioas2);
+	ASSERT_EQ(0, map_span(self->iommufd, ioas2, self->mem));
+	ASSERT_EQ(0, log_start(self->devfd));
+	attach.pt_id = ioas2;
+	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+			   &attach));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + 9 * PG, 10, 9));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)));
+
+	/* Detached, there is nothing to report from; attached, it goes on */
+	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+			   &detach));
+	ASSERT_EQ(-EINVAL, report_span(self));
+	attach.pt_id = self->ioas_id;
+	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+			   &attach));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1, 1, 10));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(1, count_bits(self->got, MAP_WORDS));
+	ASSERT_TRUE(test_bit64(self->got, 2 * AREA_PAGES));
+}
+
+/* Conservative mode: every writable mapping, on every report */
+TEST_F(dma_log, conservative)
+{
+	unsigned long p;
+	int i;
+
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, write_file(CONSERVATIVE, "1"));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, report_span(self));
+		for (p = 0; p < SPAN_PAGES; p++)
+			ASSERT_EQ(p < AREA_PAGES ||
+				  (p >= 2 * AREA_PAGES && p < 3 * AREA_PAGES),
+				  test_bit64(self->got, p));
+	}
+	ASSERT_EQ(0, write_file(CONSERVATIVE, "0"));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+}
+
+struct writer {
+	int devfd;
+	int pages;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+	int i;
+
+	for (i = 0; i < w->pages; i++)
+		if (alt_do(w->devfd, ALT_CMD_WRITE, 1 + i % 255,
+			   IOVA_AREA0 + (__u64)(i % AREA_PAGES) * PG +
+			   (i / AREA_PAGES) * 8, 8))
+			return (void *)1;
+	return NULL;
+}
+
+/* Reports racing the device's writes: their union is every page written */
+TEST_F(dma_log, concurrent_reports)
+{
+	struct writer w = { .devfd = self->devfd, .pages = 4 * AREA_PAGES };
+	__u64 seen[MAP_WORDS] = {};
+	pthread_t t;
+	void *ret;
+	int i, reports = 0;
+
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, pthread_create(&t, NULL, writer_fn, &w));
+	do {
+		ASSERT_EQ(0, log_report(self->devfd, IOVA_BASE,
+					IOVA_END - IOVA_BASE, PG, seen));
+		reports++;
+	} while (pthread_tryjoin_np(t, &ret) == EBUSY);
+	ASSERT_EQ(NULL, ret);
+	ASSERT_EQ(0, log_report(self->devfd, IOVA_BASE, IOVA_END - IOVA_BASE,
+				PG, seen));
+	for (i = 0; i < (int)MAP_WORDS; i++)
+		ASSERT_EQ(i < (int)(AREA_PAGES / 64) ? ~0ULL : 0, seen[i]);
+	TH_LOG("%d reports raced %d writes", reports, w.pages);
+}
+
+/*
+ * In a type1 container the device has no iommufd access: DMA logging is
+ * hidden (PROBE fails) and the container's own tracking applies, while the
+ * device works as before.
+ */
+TEST(type1_container_hides_logging)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.iova = IOVA_BASE, .size = AREA,
+	};
+	char uuid[40], cdev[64], path[300], link[300], *group;
+	int container, groupfd, devfd, rc;
+	unsigned char *mem;
+	ssize_t n;
+
+	rc = alt_create(uuid, cdev);
+	ASSERT_EQ(0, rc) TH_LOG("no access-log test mdev: %s", strerror(-rc));
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
+		 uuid);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n);
+	link[n] = 0;
+	group = strrchr(link, '/') + 1;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", group);
+
+	container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, container);
+	groupfd = open(path, O_RDWR);
+	ASSERT_LE(0, groupfd);
+	ASSERT_EQ(0, ioctl(groupfd, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_TRUE(status.flags & VFIO_GROUP_FLAGS_VIABLE);
+	ASSERT_EQ(0, ioctl(groupfd, VFIO_GROUP_SET_CONTAINER, &container));
+	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	devfd = ioctl(groupfd, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	ASSERT_LE(0, devfd);
+
+	ASSERT_EQ(-ENOTTY, feature(devfd, VFIO_DEVICE_FEATURE_PROBE |
+				   VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				   NULL, 0));
+	ASSERT_EQ(-ENOTTY, log_stop(devfd));
+
+	mem = mmap(NULL, AREA, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	map.vaddr = (uintptr_t)mem;
+	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_EQ(0, alt_do(devfd, ALT_CMD_WRITE, 0x3c, IOVA_BASE + 10, 20));
+	ASSERT_EQ(0x3c, mem[10]);
+	ASSERT_EQ(0x3c, mem[29]);
+	ASSERT_EQ(0, mem[30]);
+
+	close(devfd);
+	close(groupfd);
+	close(container);
+	munmap(mem, AREA);
+	alt_remove(uuid);
+}
+
+TEST_HARNESS_MAIN
