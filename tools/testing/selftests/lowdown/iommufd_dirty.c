@@ -20,6 +20,7 @@
 
 #include "../iommu/iommufd_utils.h"
 #include "iommufd_dirty_ops.h"
+#include "fail_nth.h"
 
 /* The mock IOMMU's IO page: dirty bits have this granularity */
 #define MOCK_IO_PAGE (PAGE_SIZE / 2)
@@ -149,29 +150,6 @@ TEST_F(hw_dirty, read_while_tracking_off_fails)
 	ASSERT_EQ(0, read_dirty(self->area0, BUFFER_SIZE));
 	test_cmd_set_dirty_tracking(self->hwpt_id, false);
 	EXPECT_ERRNO(EINVAL, read_dirty(self->area0, BUFFER_SIZE));
-}
-
-/* Pin [iova, iova + length) of an area that maps the start of buffer */
-static int access_pin(int fd, __u32 access_id, __u64 iova, size_t length,
-		      unsigned int flags, __u32 *pages_id)
-{
-	char *uptr = (char *)buffer + (iova - MOCK_APERTURE_START) % BUFFER_SIZE;
-
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_ACCESS_PAGES,
-		.id = access_id,
-		.access_pages = {
-			.iova = iova,
-			.length = length,
-			.uptr = (uintptr_t)uptr,
-			.flags = flags,
-		},
-	};
-	int rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
-
-	*pages_id = cmd.access_pages.out_access_pages_id;
-	return rc;
 }
 
 #define NR_PAGES (3 * AREA_PAGES)
@@ -747,6 +725,142 @@ TEST_F(hw_dirty, unwritable_bitmap_fails)
 							self->area0,
 							MOCK_IO_PAGE, ro, 0));
 	munmap(ro, self->bitmap_bytes);
+}
+
+/*
+ * Fault injection over the software path's allocations (the log at attach
+ * and at the first start, log chunks, write pins, the read's bitmap): run
+ * the whole sequence with its Nth fault point failing, for every N, and
+ * check that every write and pin that succeeded while tracking reads dirty
+ * afterwards (a failed allocation may only turn the log conservative), that
+ * memory holds what was written, and that nothing stays pinned
+ * (teardown_iommufd() checks the page references).
+ */
+struct nth_run {
+	__u32 ioas_id, stdev_id, idev_id, hwpt_id, access_id, pages_id;
+	bool tracking, pinned, read;
+	bool wrote[3];
+};
+
+static const unsigned int nth_pages[3] = { 0, 7, 300 };
+#define NTH_PIN_PAGE 200
+#define NTH_PIN_PAGES 4
+
+/* The sequence under test; what succeeded goes to @run */
+static void nth_sequence(int fd, struct nth_run *run, __u64 *bitmap)
+{
+	unsigned char data[16];
+	int i;
+
+	if (dirty_declare(fd, run->idev_id, true) ||
+	    _test_cmd_hwpt_alloc(fd, run->idev_id, run->ioas_id, 0,
+				 IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+				 &run->hwpt_id, IOMMU_HWPT_DATA_NONE, NULL, 0) ||
+	    _test_cmd_mock_domain_replace(fd, run->stdev_id, run->hwpt_id,
+					  NULL))
+		return;
+	run->tracking = !set_tracking(fd, run->hwpt_id, true);
+
+	for (i = 0; i < 3; i++) {
+		memset(data, 0x10 + i, sizeof(data));
+		run->wrote[i] = !access_rw(fd, run->access_id,
+					   MOCK_APERTURE_START +
+					   nth_pages[i] * PAGE_SIZE + 8,
+					   data, sizeof(data),
+					   MOCK_ACCESS_RW_WRITE);
+	}
+	run->pinned = !access_pin(fd, run->access_id,
+				  MOCK_APERTURE_START + NTH_PIN_PAGE * PAGE_SIZE,
+				  NTH_PIN_PAGES * PAGE_SIZE,
+				  MOCK_FLAGS_ACCESS_WRITE, &run->pages_id);
+	run->read = !_test_cmd_get_dirty_bitmap(fd, run->hwpt_id, BUFFER_SIZE,
+						MOCK_APERTURE_START, PAGE_SIZE,
+						bitmap, 0);
+	if (run->pinned &&
+	    _test_cmd_destroy_access_pages(fd, run->access_id, run->pages_id))
+		run->pinned = false;
+}
+
+TEST(sw_fail_nth)
+{
+	size_t words = AREA_PAGES / 64;
+	unsigned int nth, injected = 0;
+	__u64 first[AREA_PAGES / 64], second[AREA_PAGES / 64];
+	int nth_fd = fail_nth_open();
+
+	ASSERT_LE(0, nth_fd) TH_LOG("no fault injection in this kernel");
+	for (nth = 1;; nth++) {
+		struct nth_run run = {};
+		__u64 iova = MOCK_APERTURE_START;
+		bool hit;
+		int fd, i;
+
+		memset(buffer, 0, BUFFER_SIZE);
+		memset(first, 0, sizeof(first));
+		memset(second, 0, sizeof(second));
+		fd = open("/dev/iommu", O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &run.ioas_id));
+		ASSERT_EQ(0, _test_cmd_mock_domain_flags(fd, run.ioas_id,
+							 MOCK_FLAGS_DEVICE_NO_DIRTY,
+							 &run.stdev_id, NULL,
+							 &run.idev_id));
+		ASSERT_EQ(0, _test_ioctl_ioas_map(fd, run.ioas_id, buffer,
+						  BUFFER_SIZE, &iova,
+						  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_READABLE |
+						  IOMMU_IOAS_MAP_WRITEABLE));
+		ASSERT_EQ(0, _test_cmd_create_access(fd, run.ioas_id,
+						     &run.access_id,
+						     MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES));
+
+		ASSERT_EQ(0, fail_nth_arm(nth_fd, nth));
+		nth_sequence(fd, &run, first);
+		hit = fail_nth_disarm(nth_fd);
+
+		if (run.tracking) {
+			/* Nothing that succeeded is lost */
+			ASSERT_EQ(0, _test_cmd_get_dirty_bitmap(fd, run.hwpt_id,
+								BUFFER_SIZE,
+								MOCK_APERTURE_START,
+								PAGE_SIZE,
+								second, 0));
+			for (i = 0; i < (int)words; i++)
+				second[i] |= run.read ? first[i] : 0;
+			for (i = 0; i < 3; i++)
+				if (run.wrote[i])
+					ASSERT_TRUE(test_bit(nth_pages[i],
+							     (unsigned long *)second))
+						TH_LOG("nth %u: write %d lost",
+						       nth, i);
+			for (i = 0; i < NTH_PIN_PAGES && run.pinned; i++)
+				ASSERT_TRUE(test_bit(NTH_PIN_PAGE + i,
+						     (unsigned long *)second))
+					TH_LOG("nth %u: pin lost", nth);
+		}
+		for (i = 0; i < 3; i++)
+			if (run.wrote[i])
+				ASSERT_EQ(0x10 + i,
+					  ((unsigned char *)buffer)
+					  [nth_pages[i] * PAGE_SIZE + 8]);
+		if (!hit) {
+			/* The run without a failure: everything, exactly */
+			int bits = 0;
+
+			ASSERT_TRUE(run.tracking && run.pinned && run.read);
+			for (i = 0; i < (int)words; i++)
+				bits += __builtin_popcountll(second[i]);
+			ASSERT_EQ(3 + NTH_PIN_PAGES, bits);
+		}
+		close(run.access_id);
+		teardown_iommufd(fd, _metadata);
+		if (!hit)
+			break;
+		injected++;
+		ASSERT_GT(5000, nth);
+	}
+	close(nth_fd);
+	TH_LOG("%u runs with a failure injected, then one without", injected);
 }
 
 TEST_HARNESS_MAIN

@@ -94,4 +94,29 @@ static __u32 hw_caps(int fd, __u32 idev_id)
 	return info.out_capabilities;
 }
 
+/*
+ * Pin [iova, iova + length) of an area that maps the start of buffer (the
+ * one of iommufd_utils.h, included before this file)
+ */
+static int access_pin(int fd, __u32 access_id, __u64 iova, size_t length,
+		      unsigned int flags, __u32 *pages_id)
+{
+	char *uptr = (char *)buffer + (iova - MOCK_APERTURE_START) % BUFFER_SIZE;
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_PAGES,
+		.id = access_id,
+		.access_pages = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+			.flags = flags,
+		},
+	};
+	int rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+
+	*pages_id = cmd.access_pages.out_access_pages_id;
+	return rc;
+}
+
 #endif

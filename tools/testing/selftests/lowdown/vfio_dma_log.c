@@ -27,6 +27,7 @@
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
+#include "fail_nth.h"
 #include "../../../../drivers/vfio/access_log_test.h"
 
 #define PG 4096UL
@@ -686,6 +687,100 @@ TEST_F(dma_log, concurrent_reports)
 	for (i = 0; i < (int)MAP_WORDS; i++)
 		ASSERT_EQ(i < (int)(AREA_PAGES / 64) ? ~0ULL : 0, seen[i]);
 	TH_LOG("%d reports raced %d writes", reports, w.pages);
+}
+
+/*
+ * Fault injection over the DMA logging path (the log at START, its chunks,
+ * write pins, REPORT's bitmap, and the device's own buffers): the sequence
+ * runs with its Nth fault point failing, for every N.  Every write and pin
+ * that succeeded while logging must read dirty afterwards, memory must hold
+ * what was written, and closing must unpin and stop everything (the next
+ * run starts from a clean log).
+ */
+static const unsigned int nth_pages[3] = { 0, 9, 2 * AREA_PAGES + 40 };
+#define NTH_PIN (2 * AREA_PAGES + 200)
+
+TEST(dma_log_fail_nth)
+{
+	char uuid[40], cdev[64];
+	unsigned int nth, injected = 0;
+	int nth_fd = fail_nth_open(), rc;
+	unsigned char *mem = mmap(NULL, 3 * AREA, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_LE(0, nth_fd) TH_LOG("no fault injection in this kernel");
+	rc = alt_create(uuid, cdev);
+	ASSERT_EQ(0, rc) TH_LOG("no access-log test mdev: %s", strerror(-rc));
+
+	for (nth = 1;; nth++) {
+		__u64 first[MAP_WORDS] = {}, second[MAP_WORDS] = {};
+		bool logging, pinned, reported, wrote[3], hit;
+		int iommufd, devfd, i, bits = 0;
+		__u32 ioas_id;
+
+		memset(mem, 0, 3 * AREA);
+		iommufd = open("/dev/iommu", O_RDWR);
+		ASSERT_LE(0, iommufd);
+		ioas_id = ioas_alloc(iommufd);
+		ASSERT_NE(0, ioas_id);
+		ASSERT_EQ(0, map_span(iommufd, ioas_id, mem));
+		devfd = dev_open(cdev, iommufd, ioas_id);
+		ASSERT_LE(0, devfd);
+
+		ASSERT_EQ(0, fail_nth_arm(nth_fd, nth));
+		logging = !log_start(devfd);
+		for (i = 0; i < 3; i++)
+			wrote[i] = !alt_do(devfd, ALT_CMD_WRITE, 0x30 + i,
+					   IOVA_BASE + nth_pages[i] * PG + 5,
+					   9);
+		pinned = !alt_do(devfd, ALT_CMD_PIN, 0x40, IOVA_BASE +
+				 NTH_PIN * PG, 2 * PG);
+		reported = logging && !log_report(devfd, IOVA_BASE,
+						  IOVA_END - IOVA_BASE, PG,
+						  first);
+		if (pinned && alt_do(devfd, ALT_CMD_UNPIN, 0,
+				     IOVA_BASE + NTH_PIN * PG, 0))
+			pinned = false;
+		hit = fail_nth_disarm(nth_fd);
+
+		if (logging) {
+			ASSERT_EQ(0, log_report(devfd, IOVA_BASE,
+						IOVA_END - IOVA_BASE, PG,
+						second));
+			for (i = 0; i < (int)MAP_WORDS; i++) {
+				second[i] |= reported ? first[i] : 0;
+				bits += __builtin_popcountll(second[i]);
+			}
+			for (i = 0; i < 3; i++)
+				ASSERT_TRUE(!wrote[i] ||
+					    test_bit64(second, nth_pages[i]))
+					TH_LOG("nth %u: write %d lost", nth, i);
+			ASSERT_TRUE(!pinned ||
+				    (test_bit64(second, NTH_PIN) &&
+				     test_bit64(second, NTH_PIN + 1)))
+				TH_LOG("nth %u: pin lost", nth);
+		}
+		for (i = 0; i < 3; i++)
+			ASSERT_EQ(wrote[i] ? 0x30 + i : 0,
+				  *mem_at(mem, IOVA_BASE +
+					  nth_pages[i] * PG + 5));
+		if (!hit) {
+			/* The run without a failure: everything, exactly */
+			ASSERT_TRUE(logging && pinned && reported);
+			ASSERT_EQ(5, bits);
+		}
+		close(devfd);
+		close(iommufd);
+		if (!hit)
+			break;
+		injected++;
+		ASSERT_GT(5000, nth);
+	}
+	alt_remove(uuid);
+	close(nth_fd);
+	munmap(mem, 3 * AREA);
+	TH_LOG("%u runs with a failure injected, then one without", injected);
 }
 
 /*

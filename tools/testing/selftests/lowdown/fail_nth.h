@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fault injection by count (Documentation/fault-injection): arm the task so
+ * that the Nth fault-injection point it reaches fails (every kmalloc, page
+ * allocation, ... in the syscalls it makes), then see whether it was
+ * reached.  A test runs its sequence for N = 1, 2, ... until a run reaches
+ * no Nth point, and checks after every run that nothing was lost or leaked.
+ */
+#ifndef __LOWDOWN_FAIL_NTH_H
+#define __LOWDOWN_FAIL_NTH_H
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+static int fail_nth_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+/*
+ * Let every allocation fail, sleeping ones included, quietly; the fd of
+ * this thread's fail-nth file, or -1 without fault injection.
+ */
+static int fail_nth_open(void)
+{
+	static const char * const attrs[] = {
+		"failslab", "fail_page_alloc", "fail_iommufd",
+	};
+	char path[128];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/%s/verbose",
+			 attrs[i]);
+		fail_nth_write(path, "0");
+		if (i < 2) {
+			snprintf(path, sizeof(path),
+				 "/sys/kernel/debug/%s/ignore-gfp-wait",
+				 attrs[i]);
+			if (fail_nth_write(path, "N"))
+				return -1;
+		}
+	}
+	fail_nth_write("/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem",
+		       "N");
+	return open("/proc/thread-self/fail-nth", O_RDWR);
+}
+
+static int fail_nth_arm(int fd, unsigned int nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", nth);
+
+	return pwrite(fd, buf, len, 0) == len ? 0 : -1;
+}
+
+/* Disarm; true if the armed point was reached (and failed) */
+static bool fail_nth_disarm(int fd)
+{
+	char buf[16] = {};
+	bool hit;
+
+	hit = pread(fd, buf, sizeof(buf) - 1, 0) > 0 && atoi(buf) == 0;
+	pwrite(fd, "0", 1, 0);
+	return hit;
+}
+
+#endif
