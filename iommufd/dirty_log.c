@@ -17,7 +17,9 @@
  * (tracking enabled, or a write pin) and freed with the io_pagetable.  It
  * holds one bit per PAGE_SIZE page of IOVA: bit (iova >> PAGE_SHIFT).  The
  * bits live in chunks of one page each (PAGE_SIZE * 8 bits, 128 MiB of IOVA
- * with 4 KiB pages) in an xarray indexed by chunk number, so a log costs
+ * with 4 KiB pages) in an xarray indexed by chunk number; a small array of
+ * hints remembers the chunks last used, so that most writes find theirs
+ * without walking the xarray.  A log costs
  * 32 KiB per GiB of IOVA that was ever written while tracking, and nothing
  * for IOVA never written.  Chunks stay until the log is freed; starting
  * tracking clears them.
@@ -114,15 +116,30 @@
 
 #define DIRTY_CHUNK_BITS (PAGE_SIZE * BITS_PER_BYTE)
 #define DIRTY_CHUNK_WORDS (PAGE_SIZE / sizeof(atomic_long_t))
+/* Recently used chunks, by chunk number modulo this */
+#define DIRTY_HINTS 16
 
 static bool dirty_conservative;
 module_param(dirty_conservative, bool, 0644);
 MODULE_PARM_DESC(dirty_conservative,
 		 "Report every IOVA mapped writable as dirty on every read, for devices with no exact dirty source (type1 behaviour: never loses a write, never converges)");
 
+/* One chunk of the log; immutable once published */
+struct dirty_chunk {
+	unsigned long index;
+	/* atomic_long_t[DIRTY_CHUNK_WORDS], PAGE_SIZE bytes */
+	atomic_long_t *bits;
+};
+
 struct iommufd_dirty_log {
-	/* chunk number -> atomic_long_t[DIRTY_CHUNK_WORDS] */
+	/* chunk number -> struct dirty_chunk */
 	struct xarray chunks;
+	/*
+	 * The chunk last looked up in each slot, so that the write path
+	 * mostly skips the xarray walk.  Written with release, read with
+	 * acquire, never cleared: chunks live as long as the log.
+	 */
+	struct dirty_chunk *hints[DIRTY_HINTS];
 	/* Trackers on: HWPTs with tracking enabled, and tracking accesses */
 	atomic_t users;
 	/* Those of them whose IOMMU keeps dirty bits in its page table */
@@ -177,15 +194,17 @@ static void dirty_log_free(struct work_struct *work)
 		container_of(to_rcu_work(work), struct iommufd_dirty_log,
 			     free_work);
 	struct interval_tree_node *node;
-	atomic_long_t *chunk;
+	struct dirty_chunk *chunk;
 	unsigned long index;
 
 	while ((node = interval_tree_iter_first(&log->pins, 0, ULONG_MAX))) {
 		interval_tree_remove(node, &log->pins);
 		kfree(container_of(node, struct iommufd_dirty_pin, node));
 	}
-	xa_for_each(&log->chunks, index, chunk)
+	xa_for_each(&log->chunks, index, chunk) {
+		kfree(chunk->bits);
 		kfree(chunk);
+	}
 	xa_destroy(&log->chunks);
 	mutex_destroy(&log->lock);
 	kfree(log);
@@ -209,22 +228,45 @@ void iommufd_dirty_log_destroy(struct io_pagetable *iopt)
 	queue_rcu_work(system_wq, &log->free_work);
 }
 
+static void dirty_chunk_free(struct dirty_chunk *chunk)
+{
+	if (chunk)
+		kfree(chunk->bits);
+	kfree(chunk);
+}
+
+/* The bits of chunk @index, allocated on first use; NULL if out of memory */
 static atomic_long_t *dirty_chunk(struct iommufd_dirty_log *log,
 				  unsigned long index, gfp_t gfp)
 {
-	atomic_long_t *chunk = xa_load(&log->chunks, index), *old;
+	struct dirty_chunk **hint = &log->hints[index % DIRTY_HINTS];
+	/* Pairs with the smp_store_release() below: *chunk is initialised */
+	struct dirty_chunk *chunk = smp_load_acquire(hint), *old;
 
-	if (chunk)
-		return chunk;
-	chunk = kzalloc(PAGE_SIZE, gfp | __GFP_ACCOUNT);
-	if (!chunk)
-		return NULL;
-	old = xa_cmpxchg(&log->chunks, index, NULL, chunk, gfp);
-	if (old) {
-		kfree(chunk);
-		return xa_is_err(old) ? NULL : old;
+	if (chunk && chunk->index == index)
+		return chunk->bits;
+
+	chunk = xa_load(&log->chunks, index);
+	if (!chunk) {
+		chunk = kzalloc(sizeof(*chunk), gfp | __GFP_ACCOUNT);
+		if (chunk)
+			chunk->bits = kzalloc(PAGE_SIZE, gfp | __GFP_ACCOUNT);
+		if (!chunk || !chunk->bits) {
+			dirty_chunk_free(chunk);
+			return NULL;
+		}
+		chunk->index = index;
+		old = xa_cmpxchg(&log->chunks, index, NULL, chunk, gfp);
+		if (old) {
+			dirty_chunk_free(chunk);
+			if (xa_is_err(old))
+				return NULL;
+			chunk = old;
+		}
 	}
-	return chunk;
+	/* Pairs with the smp_load_acquire() above, on any CPU */
+	smp_store_release(hint, chunk);
+	return chunk->bits;
 }
 
 /* Set @nbits bits of @words from bit @start */
@@ -453,7 +495,7 @@ static void dirty_log_report_bits(struct iommufd_dirty_log *log,
 	unsigned long first_page = report->iova >> PAGE_SHIFT;
 	unsigned long last_page = report->last >> PAGE_SHIFT;
 	unsigned long run_start = 0, run_pages = 0;
-	atomic_long_t *chunk;
+	struct dirty_chunk *chunk;
 	unsigned long index;
 
 	xa_for_each_range(&log->chunks, index, chunk,
@@ -472,12 +514,13 @@ static void dirty_log_report_bits(struct iommufd_dirty_log *log,
 						     wlo % BITS_PER_LONG);
 			unsigned long bits, bit;
 
-			if (!(atomic_long_read(&chunk[w]) & mask))
+			if (!(atomic_long_read(&chunk->bits[w]) & mask))
 				continue;
 			if (clear)
-				bits = atomic_long_fetch_andnot(mask, &chunk[w]);
+				bits = atomic_long_fetch_andnot(mask,
+								&chunk->bits[w]);
 			else
-				bits = atomic_long_read(&chunk[w]);
+				bits = atomic_long_read(&chunk->bits[w]);
 			bits &= mask;
 
 			for_each_set_bit(bit, &bits, BITS_PER_LONG) {
@@ -702,14 +745,14 @@ void iommufd_dirty_group_attached(struct iommufd_group *igroup)
 
 static void dirty_log_start(struct iommufd_dirty_log *log, bool hw)
 {
-	atomic_long_t *chunk;
+	struct dirty_chunk *chunk;
 	unsigned long index;
 
 	lockdep_assert_held(&log->lock);
 	if (atomic_read(&log->users) == 0) {
 		/* A clean start, as the hardware path clears its PTEs */
 		xa_for_each(&log->chunks, index, chunk)
-			memset(chunk, 0, PAGE_SIZE);
+			memset(chunk->bits, 0, PAGE_SIZE);
 		WRITE_ONCE(log->overflow, false);
 	}
 	if (hw)
