@@ -641,6 +641,35 @@ static int dirty_log_read(struct io_pagetable *iopt,
 }
 
 /**
+ * iommufd_dirty_log_bytes() - the memory the io_pagetable's log takes
+ * @iopt: the io_pagetable
+ *
+ * Return: bytes allocated for the log, its chunks and its write pins, in
+ * the kmalloc sizes they take (the xarray's own nodes not counted); 0 when
+ * the io_pagetable has no log.
+ */
+size_t iommufd_dirty_log_bytes(struct io_pagetable *iopt)
+{
+	struct iommufd_dirty_log *log = dirty_log_of(iopt);
+	struct interval_tree_node *node;
+	struct dirty_chunk *chunk;
+	unsigned long index;
+	size_t bytes;
+
+	if (!log)
+		return 0;
+	bytes = kmalloc_size_roundup(sizeof(*log));
+	xa_for_each(&log->chunks, index, chunk)
+		bytes += kmalloc_size_roundup(sizeof(*chunk)) + PAGE_SIZE;
+	mutex_lock(&log->lock);
+	for (node = interval_tree_iter_first(&log->pins, 0, ULONG_MAX); node;
+	     node = interval_tree_iter_next(node, 0, ULONG_MAX))
+		bytes += kmalloc_size_roundup(sizeof(struct iommufd_dirty_pin));
+	mutex_unlock(&log->lock);
+	return bytes;
+}
+
+/**
  * iommufd_dirty_hw_capable() - does the device's IOMMU have dirty bits?
  * @idev: the device
  *

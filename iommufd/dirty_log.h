@@ -81,6 +81,8 @@ void iommufd_dirty_access_moved(struct iommufd_access *access,
 				struct iommufd_ioas *old_ioas,
 				struct iommufd_ioas *new_ioas);
 
+size_t iommufd_dirty_log_bytes(struct io_pagetable *iopt);
+
 bool iommufd_dirty_hw_capable(struct iommufd_device *idev);
 bool iommufd_dirty_capable(struct iommufd_device *idev);
 int iommufd_dirty_hwpt_alloc_flags(struct iommufd_device *idev, u32 *flags,

@@ -47,6 +47,18 @@ static int dirty_test_report(struct iommufd_ucmd *ucmd,
 	return rc;
 }
 
+static int dirty_test_log_bytes(struct iommufd_ucmd *ucmd,
+				struct iommu_test_cmd *cmd)
+{
+	struct iommufd_ioas *ioas = iommufd_get_ioas(ucmd->ictx, cmd->id);
+
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	cmd->dirty_log_bytes.out_bytes = iommufd_dirty_log_bytes(&ioas->iopt);
+	iommufd_put_object(ucmd->ictx, &ioas->obj);
+	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
 /**
  * iommufd_test_dirty_log() - run a dirty log test op
  * @ucmd: the IOMMU_TEST_CMD ioctl
@@ -59,6 +71,9 @@ static int dirty_test_report(struct iommufd_ucmd *ucmd,
  * @cmd->dirty_report.length bytes at @cmd->dirty_report.iova, with hard
  * interrupts off.
  *
+ * IOMMU_TEST_OP_DIRTY_LOG_BYTES: @cmd->id is an IOAS id; the memory its
+ * log takes goes to @cmd->dirty_log_bytes.out_bytes.
+ *
  * Return: the op's result, -EOPNOTSUPP for an op that is not ours.
  */
 int iommufd_test_dirty_log(struct iommufd_ucmd *ucmd,
@@ -69,6 +84,8 @@ int iommufd_test_dirty_log(struct iommufd_ucmd *ucmd,
 		return dirty_test_declare(ucmd, cmd);
 	case IOMMU_TEST_OP_DIRTY_REPORT:
 		return dirty_test_report(ucmd, cmd);
+	case IOMMU_TEST_OP_DIRTY_LOG_BYTES:
+		return dirty_test_log_bytes(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

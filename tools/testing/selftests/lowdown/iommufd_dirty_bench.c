@@ -10,12 +10,14 @@
  *   - the time of one IOMMU_HWPT_GET_DIRTY_BITMAP (4 KiB page size) with the
  *     software log and with the mock's IOMMU dirty bits, sparse (one dirty
  *     page per 2 MiB) and dense (every page dirty), and their ratio;
- *   - the log's memory after every page was written (objects of the 4 KiB
- *     kmalloc cache the log keeps its chunks in; other users of that cache
- *     add noise);
+ *   - the log's memory after every page was written, as the log counts it
+ *     (IOMMU_TEST_OP_DIRTY_LOG_BYTES: the kmalloc sizes of the log, its
+ *     chunks and pins);
  * and the time of an emulated 64-byte write (IOMMU_TEST_OP_ACCESS_RW, the
- * iommufd_access_rw() path) with tracking on against tracking off, the best
- * of ROUNDS alternating rounds of each.
+ * iommufd_access_rw() path) with tracking on against tracking off: ROUNDS
+ * pairs of back-to-back rounds, off then on; the ratio printed is the median
+ * of the pairs' ratios (TCG's speed drifts by more than the difference
+ * measured, so only close pairs compare), the times the medians of each.
  *
  * Under TCG absolute times mean little; the ratios are the result.
  */
@@ -30,9 +32,16 @@
 
 #define SZ_2M (2UL << 20)
 #define MOCK_IO_PAGE (PAGE_SIZE / 2)
-#define WRITES 4000
+/*
+ * Where the tracked range is mapped: 128 MiB, inside the mock's aperture
+ * and on a boundary of the log's 128 MiB chunks, as guest RAM at 0 or at
+ * 4 GiB is
+ */
+#define BENCH_IOVA 0x8000000UL
+#define WRITES 1000
 #define READS 5
-#define ROUNDS 3
+/* Paired rounds of writes, tracking off then on; odd, for the median */
+#define ROUNDS 41
 
 static int fd;
 
@@ -57,7 +66,7 @@ struct tracked {
 
 static void setup(struct tracked *t, void *buf, size_t size, bool software)
 {
-	__u64 iova = MOCK_APERTURE_START;
+	__u64 iova = BENCH_IOVA;
 
 	if (_test_ioctl_ioas_alloc(fd, &t->ioas_id) ||
 	    _test_cmd_mock_domain_flags(fd, t->ioas_id,
@@ -88,14 +97,14 @@ static void make_dirty(struct tracked *t, size_t size, size_t stride,
 
 	if (software) {
 		if (stride == PAGE_SIZE) {
-			if (dirty_report(fd, t->idev_id, MOCK_APERTURE_START,
+			if (dirty_report(fd, t->idev_id, BENCH_IOVA,
 					 size))
 				die("IOMMU_TEST_OP_DIRTY_REPORT");
 			return;
 		}
 		for (off = 0; off < size; off += stride)
 			if (dirty_report(fd, t->idev_id,
-					 MOCK_APERTURE_START + off, PAGE_SIZE))
+					 BENCH_IOVA + off, PAGE_SIZE))
 				die("IOMMU_TEST_OP_DIRTY_REPORT");
 		return;
 	}
@@ -103,7 +112,7 @@ static void make_dirty(struct tracked *t, size_t size, size_t stride,
 	for (off = 0; off < size; off += stride)
 		set_bit(off / MOCK_IO_PAGE, (unsigned long *)mock_bits);
 	if (_test_cmd_mock_domain_set_dirty(fd, t->hwpt_id, size,
-					    MOCK_APERTURE_START, MOCK_IO_PAGE,
+					    BENCH_IOVA, MOCK_IO_PAGE,
 					    mock_bits, NULL))
 		die("IOMMU_TEST_OP_DIRTY");
 }
@@ -122,7 +131,7 @@ static double time_read(struct tracked *t, size_t size, size_t stride,
 		memset(bitmap, 0, size / PAGE_SIZE / 8);
 		start = now_ns();
 		if (_test_cmd_get_dirty_bitmap(fd, t->hwpt_id, size,
-					       MOCK_APERTURE_START, PAGE_SIZE,
+					       BENCH_IOVA, PAGE_SIZE,
 					       bitmap, 0))
 			die("IOMMU_HWPT_GET_DIRTY_BITMAP");
 		if (!i || now_ns() - start < best)
@@ -149,37 +158,35 @@ static double time_writes(__u32 access_id, size_t size)
 		__u64 page = (i * 2654435761UL) % (size / PAGE_SIZE);
 
 		if (access_rw(fd, access_id,
-			      MOCK_APERTURE_START + page * PAGE_SIZE, data,
+			      BENCH_IOVA + page * PAGE_SIZE, data,
 			      sizeof(data), MOCK_ACCESS_RW_WRITE))
 			die("IOMMU_TEST_OP_ACCESS_RW");
 	}
 	return (now_ns() - start) / WRITES;
 }
 
-static long slab_objects(const char *cache)
+static int cmp_double(const void *a, const void *b)
 {
-	char path[128];
-	long n = -1;
-	FILE *f;
+	double x = *(const double *)a, y = *(const double *)b;
 
-	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", cache);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &n) != 1)
-		n = -1;
-	fclose(f);
-	return n;
+	return (x > y) - (x < y);
+}
+
+/* Median of @n values (sorts them) */
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
 }
 
 int main(int argc, char **argv)
 {
 	size_t size = (argc > 1 ? strtoul(argv[1], NULL, 0) : 512) << 20;
 	double per_gib = (double)(1UL << 30) / size;
-	double sw_sparse, sw_dense, hw_sparse, hw_dense, off, on;
+	double sw_sparse, sw_dense, hw_sparse, hw_dense, off, on, ratio;
+	double offs[ROUNDS], ons[ROUNDS], ratios[ROUNDS];
 	struct tracked sw, hw;
-	const char *cache;
-	long before, after;
+	long long log_bytes;
 	__u64 *bitmap, *mock_bits;
 	__u32 access_id;
 	void *buf;
@@ -204,30 +211,29 @@ int main(int argc, char **argv)
 	hw_sparse = time_read(&hw, size, SZ_2M, false, bitmap, mock_bits);
 	hw_dense = time_read(&hw, size, PAGE_SIZE, false, bitmap, mock_bits);
 
-	cache = slab_objects("kmalloc-cg-4k") >= 0 ? "kmalloc-cg-4k" :
-							"kmalloc-4k";
-	before = slab_objects(cache);
 	setup(&sw, buf, size, true);
 	sw_sparse = time_read(&sw, size, SZ_2M, true, bitmap, mock_bits);
 	sw_dense = time_read(&sw, size, PAGE_SIZE, true, bitmap, mock_bits);
-	after = slab_objects(cache);
+	log_bytes = dirty_log_bytes(fd, sw.ioas_id);
+	if (log_bytes < 0)
+		die("IOMMU_TEST_OP_DIRTY_LOG_BYTES");
 
 	if (_test_cmd_create_access(fd, sw.ioas_id, &access_id, 0))
 		die("IOMMU_TEST_OP_CREATE_ACCESS");
 	/* Alternate, so drift in the machine's speed hits both alike */
 	time_writes(access_id, size);
 	for (i = 0; i < ROUNDS; i++) {
-		double t;
-
 		if (set_tracking(fd, sw.hwpt_id, false))
 			die("IOMMU_HWPT_SET_DIRTY_TRACKING");
-		t = time_writes(access_id, size);
-		off = !i || t < off ? t : off;
+		offs[i] = time_writes(access_id, size);
 		if (set_tracking(fd, sw.hwpt_id, true))
 			die("IOMMU_HWPT_SET_DIRTY_TRACKING");
-		t = time_writes(access_id, size);
-		on = !i || t < on ? t : on;
+		ons[i] = time_writes(access_id, size);
+		ratios[i] = ons[i] / offs[i];
 	}
+	off = median(offs, ROUNDS);
+	on = median(ons, ROUNDS);
+	ratio = median(ratios, ROUNDS);
 
 	printf("# iommufd_dirty_bench: %zu MiB tracked, %ld-byte pages, best of %d reads\n",
 	       size >> 20, PAGE_SIZE, READS);
@@ -240,12 +246,10 @@ int main(int argc, char **argv)
 	       sw_dense * per_gib / 1e3, hw_dense * per_gib / 1e3,
 	       sw_dense / hw_dense);
 	printf("%-34s %14.0f %14.0f %10.3f\n", "emulated 64-byte write (ns)",
-	       on, off, on / off);
-	printf("(the last row: tracking on, tracking off, on / off)\n");
-	if (before >= 0 && after >= 0)
-		printf("log memory per GiB written: %.1f KiB (%s: %ld -> %ld objects)\n",
-		       (after - before) * 4.0 * per_gib, cache, before, after);
-	else
-		printf("log memory per GiB written: n/a (no /sys/kernel/slab)\n");
+	       on, off, ratio);
+	printf("(the last row: tracking on, tracking off, median of %d paired on / off ratios)\n",
+	       ROUNDS);
+	printf("log memory per GiB written: %.1f KiB (%lld bytes for %zu MiB)\n",
+	       log_bytes / 1024.0 * per_gib, log_bytes, size >> 20);
 	return 0;
 }

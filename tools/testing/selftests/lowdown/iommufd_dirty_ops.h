@@ -72,6 +72,20 @@ static int dirty_declare(int fd, __u32 idev_id, __u32 reports_all_dma)
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
 }
 
+/* The memory the IOAS's dirty log takes, in bytes, or -1 */
+static long long dirty_log_bytes(int fd, __u32 ioas_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DIRTY_LOG_BYTES,
+		.id = ioas_id,
+	};
+
+	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	return cmd.dirty_log_bytes.out_bytes;
+}
+
 static int set_conservative(bool on)
 {
 	int fd = open("/sys/module/iommufd/parameters/dirty_conservative",
