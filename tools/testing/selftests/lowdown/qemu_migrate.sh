@@ -5,6 +5,12 @@
 # QEMU (TCG, 256 MiB, no guest OS), migrate over 127.0.0.1 and check that
 # query-migrate says "completed" and that the destination runs on.
 #
+# Then the same with an mdev (the upstream mtty sample, which lowdown's patch
+# 0009 gives access-backed DMA logging) in each QEMU through its iommufd
+# backend: unmodified QEMU 10 must take the VFIO DMA logging path (START and
+# REPORT reach drivers/vfio/access_log.c on the source, seen with the
+# function tracer) and the migration must complete.
+#
 # Needs qemu-system-x86_64 >= 10.0 and lowdown's qmp client (QMP=path, or in
 # PATH).  Prints KTAP and a kselftest "# Totals:" line.
 
@@ -14,7 +20,7 @@ QMP=${QMP:-qmp}
 MEM=${MEM:-256M}
 PORT=${PORT:-4444}
 work=$(mktemp -d /tmp/qemu_migrate.XXXXXX)
-ntests=4 pass=0 fail=0 n=0
+ntests=7 pass=0 fail=0 n=0
 
 result() {
 	n=$((n + 1))
@@ -33,6 +39,11 @@ cleanup() {
 	for f in "$work"/*.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
+	sleep 0.5
+	for f in "$work"/*.mdev; do
+		[ -f "$f" ] && echo 1 >"/sys/bus/mdev/devices/$(cat "$f")/remove"
+	done
+	[ -n "${tracing:-}" ] && echo nop >"$tracing/current_tracer"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,6 +64,43 @@ start_qemu() {
 	return 1
 }
 
+# migrate SRC DST PORT: migrate, print QEMU's numbers, succeed on "completed"
+migrate() {
+	local src=$1 port=$3 start state=none info= elapsed
+
+	start=$(date +%s%N)
+	"$QMP" "$work/$src.sock" migrate "{\"uri\": \"tcp:127.0.0.1:$port\"}" >/dev/null
+	for _ in $(seq 1200); do
+		info=$("$QMP" "$work/$src.sock" query-migrate) || break
+		state=$(jq -r '.status // "none"' <<<"$info")
+		case $state in completed|failed|cancelled) break ;; esac
+		sleep 0.1
+	done
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	echo "# migration $state after ${elapsed} ms wall;" \
+		"total-time $(jq -r '."total-time" // "?"' <<<"$info") ms," \
+		"downtime $(jq -r '.downtime // "?"' <<<"$info") ms," \
+		"ram transferred $(jq -r '.ram.transferred // "?"' <<<"$info") bytes," \
+		"vfio transferred $(jq -r '.vfio.transferred // "-"' <<<"$info") bytes"
+	[ "$state" = completed ]
+}
+
+# mdev_args UUID: QEMU arguments for the mdev through an iommufd backend
+mdev_args() {
+	echo "-object iommufd,id=fd0 -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$1,iommufd=fd0,enable-migration=on"
+}
+
+# mtty_create: an mtty instance; its uuid on stdout
+mtty_create() {
+	local types=/sys/class/mdev_bus/mtty/mdev_supported_types uuid
+
+	[ -d $types ] || modprobe mtty || return 1
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	echo "$uuid" >$types/mtty-1/create || return 1
+	echo "$uuid" >"$work/$uuid.mdev"
+	echo "$uuid"
+}
+
 status_of() { "$QMP" "$work/$1.sock" query-status | jq -r .status; }
 
 echo "TAP version 13"
@@ -71,25 +119,40 @@ if [ $rc = 0 ]; then
 fi
 result $rc "source_running_destination_waiting"
 
-start=$(date +%s%N)
-"$QMP" "$work/src.sock" migrate "{\"uri\": \"tcp:127.0.0.1:$PORT\"}" >/dev/null
-state=none
-for _ in $(seq 1200); do
-	info=$("$QMP" "$work/src.sock" query-migrate) || break
-	state=$(jq -r '.status // "none"' <<<"$info")
-	case $state in completed|failed|cancelled) break ;; esac
-	sleep 0.1
-done
-elapsed=$((($(date +%s%N) - start) / 1000000))
-echo "# migration $state after ${elapsed} ms wall;" \
-	"total-time $(jq -r '."total-time" // "?"' <<<"$info") ms," \
-	"downtime $(jq -r '.downtime // "?"' <<<"$info") ms," \
-	"ram transferred $(jq -r '.ram.transferred // "?"' <<<"$info") bytes"
-[ "$state" = completed ]
+migrate src dst "$PORT"
 result $? "migration_completed"
 
 [ "$(status_of dst)" = running ] && [ "$(status_of src)" = postmigrate ]
 result $? "destination_runs_source_postmigrate"
+
+# The mdev through iommufd, with DMA logging traced on the source
+tracing=/sys/kernel/tracing
+[ -f $tracing/trace ] || tracing=/sys/kernel/debug/tracing
+echo "vfio_access_log_start vfio_access_log_read_and_clear vfio_access_log_stop" \
+	>$tracing/set_ftrace_filter
+echo function >$tracing/current_tracer
+echo >$tracing/trace
+rc=1
+if m1=$(mtty_create) && m2=$(mtty_create); then
+	# shellcheck disable=SC2046
+	start_qemu msrc $(mdev_args "$m1") &&
+		start_qemu mdst $(mdev_args "$m2") -incoming "tcp:127.0.0.1:$((PORT + 1))" &&
+		[ "$(status_of msrc)" = running ]
+	rc=$?
+fi
+result $rc "mdev_source_running_destination_waiting"
+
+migrate msrc mdst $((PORT + 1)) && [ "$(status_of mdst)" = running ]
+result $? "mdev_migration_completed"
+
+# QEMU postpones STOP while the VM is stopped (memory_global_dirty_log_stop()),
+# so on a source left in postmigrate logging ends when QEMU closes the device
+starts=$(grep -c "vfio_access_log_start" $tracing/trace)
+reports=$(grep -c "vfio_access_log_read_and_clear" $tracing/trace)
+stops=$(grep -c "vfio_access_log_stop" $tracing/trace)
+echo "# DMA logging on the mdev: $starts START, $reports REPORT, $stops STOP"
+[ "$starts" -ge 1 ] && [ "$reports" -ge 1 ]
+result $? "mdev_dma_logging_used_by_qemu"
 
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 [ $fail = 0 ]
