@@ -727,6 +727,23 @@ TEST_F(hw_dirty, unwritable_bitmap_fails)
 	munmap(ro, self->bitmap_bytes);
 }
 
+/* The fault injection tests: the runs take long, and vary in number */
+FIXTURE(fail_nth)
+{
+	int nth_fd;
+};
+
+FIXTURE_SETUP(fail_nth)
+{
+	self->nth_fd = fail_nth_open();
+	ASSERT_LE(0, self->nth_fd) TH_LOG("no fault injection in this kernel");
+}
+
+FIXTURE_TEARDOWN(fail_nth)
+{
+	close(self->nth_fd);
+}
+
 /*
  * Fault injection over the software path's allocations (the log at attach
  * and at the first start, log chunks, write pins, the read's bitmap): run
@@ -781,14 +798,13 @@ static void nth_sequence(int fd, struct nth_run *run, __u64 *bitmap)
 		run->pinned = false;
 }
 
-TEST(sw_fail_nth)
+TEST_F_TIMEOUT(fail_nth, software_hwpt_path, 900)
 {
 	size_t words = AREA_PAGES / 64;
 	unsigned int nth, injected = 0;
 	__u64 first[AREA_PAGES / 64], second[AREA_PAGES / 64];
-	int nth_fd = fail_nth_open();
+	int nth_fd = self->nth_fd;
 
-	ASSERT_LE(0, nth_fd) TH_LOG("no fault injection in this kernel");
 	for (nth = 1;; nth++) {
 		struct nth_run run = {};
 		__u64 iova = MOCK_APERTURE_START;
@@ -859,7 +875,6 @@ TEST(sw_fail_nth)
 		injected++;
 		ASSERT_GT(5000, nth);
 	}
-	close(nth_fd);
 	TH_LOG("%u runs with a failure injected, then one without", injected);
 }
 

@@ -689,6 +689,23 @@ TEST_F(dma_log, concurrent_reports)
 	TH_LOG("%d reports raced %d writes", reports, w.pages);
 }
 
+/* The fault injection tests: the runs take long, and vary in number */
+FIXTURE(fail_nth)
+{
+	int nth_fd;
+};
+
+FIXTURE_SETUP(fail_nth)
+{
+	self->nth_fd = fail_nth_open();
+	ASSERT_LE(0, self->nth_fd) TH_LOG("no fault injection in this kernel");
+}
+
+FIXTURE_TEARDOWN(fail_nth)
+{
+	close(self->nth_fd);
+}
+
 /*
  * Fault injection over the DMA logging path (the log at START, its chunks,
  * write pins, REPORT's bitmap, and the device's own buffers): the sequence
@@ -700,16 +717,15 @@ TEST_F(dma_log, concurrent_reports)
 static const unsigned int nth_pages[3] = { 0, 9, 2 * AREA_PAGES + 40 };
 #define NTH_PIN (2 * AREA_PAGES + 200)
 
-TEST(dma_log_fail_nth)
+TEST_F_TIMEOUT(fail_nth, dma_logging_path, 900)
 {
 	char uuid[40], cdev[64];
 	unsigned int nth, injected = 0;
-	int nth_fd = fail_nth_open(), rc;
+	int nth_fd = self->nth_fd, rc;
 	unsigned char *mem = mmap(NULL, 3 * AREA, PROT_READ | PROT_WRITE,
 				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	ASSERT_NE(MAP_FAILED, mem);
-	ASSERT_LE(0, nth_fd) TH_LOG("no fault injection in this kernel");
 	rc = alt_create(uuid, cdev);
 	ASSERT_EQ(0, rc) TH_LOG("no access-log test mdev: %s", strerror(-rc));
 
@@ -778,7 +794,6 @@ TEST(dma_log_fail_nth)
 		ASSERT_GT(5000, nth);
 	}
 	alt_remove(uuid);
-	close(nth_fd);
 	munmap(mem, 3 * AREA);
 	TH_LOG("%u runs with a failure injected, then one without", injected);
 }
