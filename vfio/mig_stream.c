@@ -368,8 +368,9 @@ int vfio_mig_tlv_parse(const struct vfio_mig_tlv_set *set,
 		if (d < set->ndescs && set->descs[d].type == type)
 			desc = &set->descs[d];
 
-		if (have_prev && type == prev_type &&
-		    (!desc || !(desc->flags & VFIO_MIG_TLV_DESC_REPEAT)))
+		/* Unknown types are skipped, repeated or not */
+		if (have_prev && type == prev_type && desc &&
+		    !(desc->flags & VFIO_MIG_TLV_DESC_REPEAT))
 			return mig_fail(err, -EINVAL, off, "TLV repeated");
 
 		if (desc) {

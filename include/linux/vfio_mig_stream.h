@@ -73,7 +73,7 @@ struct vfio_mig_record_hdr {
 /**
  * struct vfio_mig_tlv_hdr - the header of one TLV in a record's payload
  * @type: the driver's TLV type; within a record types come in ascending
- *	order, a type twice in a row only if its descriptor allows it
+ *	order, a known type twice in a row only if its descriptor allows it
  * @flags: VFIO_MIG_TLV_F_*; unknown flags are rejected
  * @length: bytes of value after the header, before padding
  */

@@ -362,8 +362,9 @@ TEST(tlv_checks)
 	u64 c = 7;
 	size_t n;
 
-	/* Unknown optional: skipped; unknown required: refused */
+	/* Unknown optional: skipped, even repeated; unknown required: refused */
 	n = vfio_mig_tlv_put(p, sizeof(p), 3, 0, v, 5);
+	n += vfio_mig_tlv_put(p + n, sizeof(p) - n, 3, 0, v, 7);
 	n += vfio_mig_tlv_put(p + n, sizeof(p) - n, T_COUNTER, 0, &c, 8);
 	ASSERT_EQ(0, parse_one(VFIO_MIG_RECORD_DELTA, 0, p, n, &err));
 	n = vfio_mig_tlv_put(p, sizeof(p), 3, VFIO_MIG_TLV_F_REQUIRED, v, 5);
