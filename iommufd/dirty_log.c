@@ -998,10 +998,11 @@ int iommufd_dirty_access_prepare(struct iommufd_access *access,
 }
 
 /**
- * iommufd_dirty_access_moved() - an access changed its IOAS
+ * iommufd_dirty_access_moved() - an access is changing its IOAS
  * @access: the access; its ioas_lock is held
- * @old_ioas: the IOAS it left, or NULL
- * @new_ioas: the IOAS it is attached to now, or NULL
+ * @old_ioas: the IOAS it is leaving, or NULL; still referenced by the
+ *	access, so its log cannot go away under this call
+ * @new_ioas: the IOAS it joined, or NULL
  *
  * A tracking access starts the log of @new_ioas and stops that of
  * @old_ioas.  What the old log holds stays with the old IOAS.
