@@ -135,36 +135,37 @@ int vfio_mig_record_hdr_check(const struct vfio_mig_record_hdr *hdr,
 		return mig_fail(err, -EBADMSG,
 				offsetof(struct vfio_mig_record_hdr, hdr_crc),
 				"record header checksum");
-	if (le16_to_cpu(hdr->version) != VFIO_MIG_VERSION)
+	/* From here on only the checked copy is read */
+	if (le16_to_cpu(copy.version) != VFIO_MIG_VERSION)
 		return mig_fail(err, -EPROTONOSUPPORT,
 				offsetof(struct vfio_mig_record_hdr, version),
 				"unsupported stream version");
-	if (hdr->type < VFIO_MIG_RECORD_INITIAL ||
-	    hdr->type > VFIO_MIG_RECORD_FINAL)
+	if (copy.type < VFIO_MIG_RECORD_INITIAL ||
+	    copy.type > VFIO_MIG_RECORD_FINAL)
 		return mig_fail(err, -EINVAL,
 				offsetof(struct vfio_mig_record_hdr, type),
 				"unknown record type");
-	if ((hdr->flags & ~VFIO_MIG_RECORD_FLAGS) ||
-	    ((hdr->flags & VFIO_MIG_RECORD_F_DELTA) &&
-	     hdr->type != VFIO_MIG_RECORD_FINAL))
+	if ((copy.flags & ~VFIO_MIG_RECORD_FLAGS) ||
+	    ((copy.flags & VFIO_MIG_RECORD_F_DELTA) &&
+	     copy.type != VFIO_MIG_RECORD_FINAL))
 		return mig_fail(err, -EINVAL,
 				offsetof(struct vfio_mig_record_hdr, flags),
 				"bad record flags");
-	if (hdr->reserved)
+	if (copy.reserved)
 		return mig_fail(err, -EINVAL,
 				offsetof(struct vfio_mig_record_hdr, reserved),
 				"reserved field not zero");
-	length = le64_to_cpu(hdr->length);
+	length = le64_to_cpu(copy.length);
 	if (length > max_length)
 		return mig_fail(err, -EFBIG,
 				offsetof(struct vfio_mig_record_hdr, length),
 				"record longer than the device allows");
 
-	rec->type = hdr->type;
-	rec->flags = hdr->flags;
-	rec->seq = le32_to_cpu(hdr->seq);
+	rec->type = copy.type;
+	rec->flags = copy.flags;
+	rec->seq = le32_to_cpu(copy.seq);
 	rec->length = length;
-	rec->payload_crc = le32_to_cpu(hdr->payload_crc);
+	rec->payload_crc = le32_to_cpu(copy.payload_crc);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vfio_mig_record_hdr_check);
@@ -343,7 +344,9 @@ int vfio_mig_tlv_parse(const struct vfio_mig_tlv_set *set,
 
 		if (flags & ~VFIO_MIG_TLV_FLAGS)
 			return mig_fail(err, -EINVAL, off, "unknown TLV flags");
-		padded = vfio_mig_tlv_size(length) - VFIO_MIG_TLV_HDR_SIZE;
+		/* In u64: length + 7 must not wrap where size_t is 32 bits */
+		padded = ((u64)length + VFIO_MIG_TLV_ALIGN - 1) &
+			 ~(u64)(VFIO_MIG_TLV_ALIGN - 1);
 		if (padded > left)
 			return mig_fail(err, -EINVAL, off,
 					"TLV runs past the record");
