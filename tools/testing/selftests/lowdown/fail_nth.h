@@ -5,6 +5,10 @@
  * allocation, ... in the syscalls it makes), then see whether it was
  * reached.  A test runs its sequence for N = 1, 2, ... until a run reaches
  * no Nth point, and checks after every run that nothing was lost or leaked.
+ *
+ * Include after kselftest_harness.h: the fail_nth fixture below is for the
+ * tests that do this (TEST_F_TIMEOUT, as the runs take long and vary in
+ * number).
  */
 #ifndef __LOWDOWN_FAIL_NTH_H
 #define __LOWDOWN_FAIL_NTH_H
@@ -78,6 +82,23 @@ static bool fail_nth_disarm(int fd)
 	hit = pread(fd, buf, sizeof(buf) - 1, 0) > 0 && atoi(buf) == 0;
 	pwrite(fd, "0", 1, 0);
 	return hit;
+}
+
+/* The fd of this thread's fail-nth file, for TEST_F(fail_nth, ...) */
+FIXTURE(fail_nth)
+{
+	int nth_fd;
+};
+
+FIXTURE_SETUP(fail_nth)
+{
+	self->nth_fd = fail_nth_open();
+	ASSERT_LE(0, self->nth_fd) TH_LOG("no fault injection in this kernel");
+}
+
+FIXTURE_TEARDOWN(fail_nth)
+{
+	close(self->nth_fd);
 }
 
 #endif

@@ -727,23 +727,6 @@ TEST_F(hw_dirty, unwritable_bitmap_fails)
 	munmap(ro, self->bitmap_bytes);
 }
 
-/* The fault injection tests: the runs take long, and vary in number */
-FIXTURE(fail_nth)
-{
-	int nth_fd;
-};
-
-FIXTURE_SETUP(fail_nth)
-{
-	self->nth_fd = fail_nth_open();
-	ASSERT_LE(0, self->nth_fd) TH_LOG("no fault injection in this kernel");
-}
-
-FIXTURE_TEARDOWN(fail_nth)
-{
-	close(self->nth_fd);
-}
-
 /*
  * Fault injection over the software path's allocations (the log at attach
  * and at the first start, log chunks, write pins, the read's bitmap): run

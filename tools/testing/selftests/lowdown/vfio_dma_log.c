@@ -689,23 +689,6 @@ TEST_F(dma_log, concurrent_reports)
 	TH_LOG("%d reports raced %d writes", reports, w.pages);
 }
 
-/* The fault injection tests: the runs take long, and vary in number */
-FIXTURE(fail_nth)
-{
-	int nth_fd;
-};
-
-FIXTURE_SETUP(fail_nth)
-{
-	self->nth_fd = fail_nth_open();
-	ASSERT_LE(0, self->nth_fd) TH_LOG("no fault injection in this kernel");
-}
-
-FIXTURE_TEARDOWN(fail_nth)
-{
-	close(self->nth_fd);
-}
-
 /*
  * Fault injection over the DMA logging path (the log at START, its chunks,
  * write pins, REPORT's bitmap, and the device's own buffers): the sequence
