@@ -1,0 +1,1 @@
+Kernel panic|BUG:|Oops|WARNING:|kernel BUG at|general protection fault|KASAN:|UBSAN:|INFO: task .* blocked for more than|detected stalls on CPUs|possible circular locking|possible recursive locking|inconsistent lock state|refcount_t:|list_(add|del) corruption|DEBUG_LOCKS_WARN_ON|suspicious RCU usage
