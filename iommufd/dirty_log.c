@@ -31,13 +31,15 @@
  * Write pins are not bits: a device may write a page pinned for write at any
  * moment until it is unpinned, so a write pin is kept as a range in @pins and
  * every read reports it dirty for as long as it stands (what type1 did for
- * pinned pages); unpinning logs it one last time.
+ * pinned pages); unpinning logs it one last time.  Read pins are kept too,
+ * only so that an unpin, which does not say whether it ends a read or a
+ * write pin, never ends a write pin too early.
  *
  * Sources
  * -------
  * - iommufd_access_rw() with IOMMUFD_ACCESS_RW_WRITE: each area's bytes once
  *   written (iommufd_dirty_log_record());
- * - iommufd_access_pin_pages() with IOMMUFD_ACCESS_RW_WRITE and its unpin
+ * - iommufd_access_pin_pages() with IOMMUFD_ACCESS_RW_WRITE, until unpinned
  *   (iommufd_dirty_log_pin() / _unpin());
  * - drivers of physical devices, for what their device wrote by DMA
  *   (iommufd_device_dirty_report(), any context): the report goes to the log
@@ -154,10 +156,28 @@ struct iommufd_dirty_log {
 	struct rcu_work free_work;
 };
 
+/* The pins of one IOVA range, all of exactly that range */
 struct iommufd_dirty_pin {
 	struct interval_tree_node node;
+	/* Pins of the range, for read or for write */
 	unsigned int users;
+	/* How many of them may be for write; the range is dirty while > 0 */
+	unsigned int writers;
 };
+
+/*
+ * Is anyone tracking?  Sources ask after the write they log: the full
+ * barrier orders the written data before the load of @users and pairs with
+ * the one in dirty_log_start() after @users is raised.  So either the source
+ * sees the tracker and logs the write, or everything the tracker reads of
+ * memory after starting sees the data.
+ */
+static bool dirty_log_tracking(struct iommufd_dirty_log *log)
+{
+	/* Pairs with smp_mb__after_atomic() in dirty_log_start() */
+	smp_mb();
+	return atomic_read(&log->users);
+}
 
 static struct iommufd_dirty_log *dirty_log_of(struct io_pagetable *iopt)
 {
@@ -175,7 +195,7 @@ static struct iommufd_dirty_log *dirty_log_get(struct io_pagetable *iopt)
 	log = kzalloc(sizeof(*log), GFP_KERNEL_ACCOUNT);
 	if (!log)
 		return NULL;
-	xa_init(&log->chunks);
+	xa_init_flags(&log->chunks, XA_FLAGS_LOCK_IRQ);
 	mutex_init(&log->lock);
 	log->pins = RB_ROOT_CACHED;
 
@@ -235,6 +255,31 @@ static void dirty_chunk_free(struct dirty_chunk *chunk)
 	kfree(chunk);
 }
 
+/*
+ * Publish a new chunk unless another CPU was first.  Driver reports insert
+ * from hard interrupts, so the xarray's lock is IRQ-safe everywhere; an
+ * atomic allocation keeps it held across the xarray's node allocation,
+ * where a sleeping one lets the xarray drop it.
+ *
+ * Return: NULL when @chunk went in, else the chunk already there or an
+ * xa_err() entry.
+ */
+static struct dirty_chunk *dirty_chunk_insert(struct iommufd_dirty_log *log,
+					      struct dirty_chunk *chunk,
+					      gfp_t gfp)
+{
+	struct dirty_chunk *old;
+	unsigned long flags;
+
+	if (gfpflags_allow_blocking(gfp))
+		return xa_cmpxchg_irq(&log->chunks, chunk->index, NULL, chunk,
+				      gfp);
+	xa_lock_irqsave(&log->chunks, flags);
+	old = __xa_cmpxchg(&log->chunks, chunk->index, NULL, chunk, gfp);
+	xa_unlock_irqrestore(&log->chunks, flags);
+	return old;
+}
+
 /* The bits of chunk @index, allocated on first use; NULL if out of memory */
 static atomic_long_t *dirty_chunk(struct iommufd_dirty_log *log,
 				  unsigned long index, gfp_t gfp)
@@ -256,7 +301,7 @@ static atomic_long_t *dirty_chunk(struct iommufd_dirty_log *log,
 			return NULL;
 		}
 		chunk->index = index;
-		old = xa_cmpxchg(&log->chunks, index, NULL, chunk, gfp);
+		old = dirty_chunk_insert(log, chunk, gfp);
 		if (old) {
 			dirty_chunk_free(chunk);
 			if (xa_is_err(old))
@@ -327,7 +372,7 @@ void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
 {
 	struct iommufd_dirty_log *log = dirty_log_of(iopt);
 
-	if (!log || !atomic_read(&log->users) || !length)
+	if (!log || !length || !dirty_log_tracking(log))
 		return;
 	dirty_log_mark(log, iova, iova + length - 1, GFP_KERNEL);
 }
@@ -359,7 +404,7 @@ void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area)
 		       GFP_KERNEL);
 }
 
-/* The pin of exactly [iova, last], if any; log->lock held */
+/* The pins of exactly [iova, last], if any; log->lock held */
 static struct iommufd_dirty_pin *dirty_pin_find(struct iommufd_dirty_log *log,
 						unsigned long iova,
 						unsigned long last)
@@ -376,20 +421,25 @@ static struct iommufd_dirty_pin *dirty_pin_find(struct iommufd_dirty_log *log,
 }
 
 /**
- * iommufd_dirty_log_pin() - note a write pin of [iova, iova + length)
+ * iommufd_dirty_log_pin() - note a pin of [iova, iova + length)
  * @iopt: the io_pagetable the IOVA belongs to
  * @iova: first byte pinned
  * @length: bytes pinned
+ * @flags: the pin's IOMMUFD_ACCESS_RW_* flags
  *
- * The range reads as dirty until iommufd_dirty_log_unpin() of the same
- * range.  Called with iova_rwsem held for read.
+ * A write pin reads as dirty until it is unpinned.  Read pins are counted
+ * too: iommufd_access_unpin_pages() does not say which pin of a range ends,
+ * so a range pinned for read and for write stays dirty until the last of
+ * its pins ends (see iommufd_dirty_log_unpin()).  Called before the pages
+ * are pinned, with iova_rwsem held for read.
  *
  * Return: 0, or -ENOMEM (then the pin must fail).
  */
 int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,
-			  unsigned long length)
+			  unsigned long length, unsigned int flags)
 {
 	struct iommufd_dirty_log *log = dirty_log_get(iopt);
+	bool write = flags & IOMMUFD_ACCESS_RW_WRITE;
 	unsigned long last = iova + length - 1;
 	struct iommufd_dirty_pin *pin;
 
@@ -398,25 +448,44 @@ int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,
 
 	mutex_lock(&log->lock);
 	pin = dirty_pin_find(log, iova, last);
-	if (pin) {
-		pin->users++;
-		mutex_unlock(&log->lock);
-		return 0;
-	}
-	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
 	if (!pin) {
-		mutex_unlock(&log->lock);
-		return -ENOMEM;
+		pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
+		if (!pin) {
+			mutex_unlock(&log->lock);
+			return -ENOMEM;
+		}
+		pin->node.start = iova;
+		pin->node.last = last;
+		interval_tree_insert(&pin->node, &log->pins);
 	}
-	pin->node.start = iova;
-	pin->node.last = last;
-	pin->users = 1;
-	interval_tree_insert(&pin->node, &log->pins);
+	pin->users++;
+	if (write)
+		pin->writers++;
 	mutex_unlock(&log->lock);
 
-	if (atomic_read(&log->users))
+	if (write && dirty_log_tracking(log))
 		dirty_log_mark(log, iova, last, GFP_KERNEL);
 	return 0;
+}
+
+/*
+ * One pin of @pin's range ends.  Which one is not known, so the range keeps
+ * reading dirty while it has pins left and any of them may be for write.
+ * Return: the range had write pins; log->lock held.
+ */
+static bool dirty_pin_put(struct iommufd_dirty_log *log,
+			  struct iommufd_dirty_pin *pin)
+{
+	bool was_write = pin->writers;
+
+	lockdep_assert_held(&log->lock);
+	pin->users--;
+	pin->writers = min(pin->writers, pin->users);
+	if (!pin->users) {
+		interval_tree_remove(&pin->node, &log->pins);
+		kfree(pin);
+	}
+	return was_write;
 }
 
 /**
@@ -425,31 +494,43 @@ int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,
  * @iova: first byte of the pin
  * @length: bytes of the pin, as pinned
  *
- * A write pin is logged one last time (the device may have written just
- * before) and stops reading as dirty; a pin that was not for write is not in
- * the log and is ignored.
+ * A range that had write pins is logged one last time (the device may have
+ * written just before).  iommufd wants unpins to match pins exactly; a
+ * driver that pins page by page and unpins them as one range (kvmgt does)
+ * trips a WARN in iopt_pages_remove_access(), and here ends one pin of
+ * every pinned range inside the one unpinned, so that nothing stays pinned
+ * in the log for good.
  */
 void iommufd_dirty_log_unpin(struct io_pagetable *iopt, unsigned long iova,
 			     unsigned long length)
 {
 	struct iommufd_dirty_log *log = dirty_log_of(iopt);
 	unsigned long last = iova + length - 1;
+	struct interval_tree_node *node, *next;
 	struct iommufd_dirty_pin *pin;
-	bool was_write;
+	bool was_write = false;
 
 	if (!log)
 		return;
 
 	mutex_lock(&log->lock);
 	pin = dirty_pin_find(log, iova, last);
-	was_write = pin;
-	if (pin && !--pin->users) {
-		interval_tree_remove(&pin->node, &log->pins);
-		kfree(pin);
+	if (pin) {
+		was_write = dirty_pin_put(log, pin);
+	} else {
+		for (node = interval_tree_iter_first(&log->pins, iova, last);
+		     node; node = next) {
+			next = interval_tree_iter_next(node, iova, last);
+			if (node->start < iova || node->last > last)
+				continue;
+			pin = container_of(node, struct iommufd_dirty_pin,
+					   node);
+			was_write |= dirty_pin_put(log, pin);
+		}
 	}
 	mutex_unlock(&log->lock);
 
-	if (was_write && atomic_read(&log->users))
+	if (was_write && dirty_log_tracking(log))
 		dirty_log_mark(log, iova, last, GFP_KERNEL);
 }
 
@@ -566,7 +647,8 @@ static void dirty_report_pins(struct iommufd_dirty_log *log,
 					     report->last);
 	     node; node = interval_tree_iter_next(node, report->iova,
 						  report->last))
-		dirty_report_range(report, node->start, node->last);
+		if (container_of(node, struct iommufd_dirty_pin, node)->writers)
+			dirty_report_range(report, node->start, node->last);
 	mutex_unlock(&log->lock);
 }
 
@@ -772,14 +854,19 @@ void iommufd_dirty_group_attached(struct iommufd_group *igroup)
 	rcu_assign_pointer(igroup->dirty.log, log);
 }
 
-static void dirty_log_start(struct iommufd_dirty_log *log, bool hw)
+/*
+ * One more tracker.  The first one clears the log (@clean), as the hardware
+ * path clears its PTEs when tracking starts, unless it is an access that
+ * only moved here: the log may hold its writes, not yet reported.
+ */
+static void dirty_log_start(struct iommufd_dirty_log *log, bool hw,
+			    bool clean)
 {
 	struct dirty_chunk *chunk;
 	unsigned long index;
 
 	lockdep_assert_held(&log->lock);
-	if (atomic_read(&log->users) == 0) {
-		/* A clean start, as the hardware path clears its PTEs */
+	if (clean && atomic_read(&log->users) == 0) {
 		xa_for_each(&log->chunks, index, chunk)
 			memset(chunk->bits, 0, PAGE_SIZE);
 		WRITE_ONCE(log->overflow, false);
@@ -787,6 +874,8 @@ static void dirty_log_start(struct iommufd_dirty_log *log, bool hw)
 	if (hw)
 		atomic_inc(&log->hw_users);
 	atomic_inc(&log->users);
+	/* Pairs with dirty_log_tracking() */
+	smp_mb__after_atomic();
 }
 
 static void dirty_log_stop(struct iommufd_dirty_log *log, bool hw)
@@ -831,7 +920,7 @@ int iommufd_dirty_hwpt_set(struct iommufd_hwpt_paging *hwpt_paging,
 
 	mutex_lock(&log->lock);
 	if (enable && !hwpt_paging->dirty.enabled)
-		dirty_log_start(log, domain->dirty_ops);
+		dirty_log_start(log, domain->dirty_ops, true);
 	else if (!enable && hwpt_paging->dirty.enabled)
 		dirty_log_stop(log, domain->dirty_ops);
 	WRITE_ONCE(hwpt_paging->dirty.enabled, enable);
@@ -971,7 +1060,7 @@ int iommufd_device_dirty_report(struct iommufd_device *idev,
 
 	rcu_read_lock();
 	log = rcu_dereference(idev->igroup->dirty.log);
-	if (log && atomic_read(&log->users))
+	if (log && dirty_log_tracking(log))
 		dirty_log_mark(log, iova, last, GFP_ATOMIC);
 	rcu_read_unlock();
 	return 0;
@@ -997,6 +1086,26 @@ int iommufd_dirty_access_prepare(struct iommufd_access *access,
 	return dirty_log_get(&new_ioas->iopt) ? 0 : -ENOMEM;
 }
 
+/* Start or stop @log for @access; ioas_lock held */
+static void dirty_access_start(struct iommufd_dirty_log *log, bool clean)
+{
+	mutex_lock(&log->lock);
+	dirty_log_start(log, false, clean);
+	mutex_unlock(&log->lock);
+}
+
+static void dirty_access_stop(struct iommufd_dirty_log **logp)
+{
+	struct iommufd_dirty_log *log = *logp;
+
+	if (!log)
+		return;
+	mutex_lock(&log->lock);
+	dirty_log_stop(log, false);
+	mutex_unlock(&log->lock);
+	*logp = NULL;
+}
+
 /**
  * iommufd_dirty_access_moved() - an access is changing its IOAS
  * @access: the access; its ioas_lock is held
@@ -1004,30 +1113,34 @@ int iommufd_dirty_access_prepare(struct iommufd_access *access,
  *	access, so its log cannot go away under this call
  * @new_ioas: the IOAS it joined, or NULL
  *
- * A tracking access starts the log of @new_ioas and stops that of
- * @old_ioas.  What the old log holds stays with the old IOAS.
+ * A tracking access starts the log of @new_ioas, without clearing it, and
+ * stops that of @old_ioas.  iommufd_access_change_ioas() makes the two
+ * calls apart, dropping ioas_lock in between: the logs held meanwhile are
+ * in iommufd_dirty_access, so that iommufd_access_dirty_set() can stop them
+ * whenever it runs.  What the old log holds stays with the old IOAS.
  */
 void iommufd_dirty_access_moved(struct iommufd_access *access,
 				struct iommufd_ioas *old_ioas,
 				struct iommufd_ioas *new_ioas)
 {
+	struct iommufd_dirty_access *dirty = &access->dirty;
 	struct iommufd_dirty_log *log;
 
 	lockdep_assert_held(&access->ioas_lock);
-	if (!access->dirty.enabled)
-		return;
-	if (new_ioas) {
+	if (new_ioas && dirty->enabled) {
 		/* iommufd_dirty_access_prepare() allocated it */
 		log = dirty_log_of(&new_ioas->iopt);
-		mutex_lock(&log->lock);
-		dirty_log_start(log, false);
-		mutex_unlock(&log->lock);
+		dirty_access_start(log, false);
+		WARN_ON(dirty->old_log);
+		dirty->old_log = dirty->log;
+		dirty->log = log;
 	}
 	if (old_ioas) {
 		log = dirty_log_of(&old_ioas->iopt);
-		mutex_lock(&log->lock);
-		dirty_log_stop(log, false);
-		mutex_unlock(&log->lock);
+		if (log && dirty->old_log == log)
+			dirty_access_stop(&dirty->old_log);
+		else if (log && dirty->log == log)
+			dirty_access_stop(&dirty->log);
 	}
 }
 
@@ -1040,10 +1153,10 @@ void iommufd_dirty_access_moved(struct iommufd_access *access,
  * while on, every iommufd_access_rw() write and every write pin of the IOAS
  * the access is attached to is logged, to be taken by
  * iommufd_access_dirty_read().  Tracking follows the access when it moves
- * to another IOAS.  The log belongs to the IOAS and is shared with every
- * other tracker of it (accesses and dirty-tracking HWPTs): starting clears
- * it only when no one else tracks.  Stopping an access that does not track
- * does nothing.
+ * to another IOAS, or detaches and attaches again.  The log belongs to the
+ * IOAS and is shared with every other tracker of it (accesses and
+ * dirty-tracking HWPTs): starting clears it only when no one else tracks.
+ * Stopping an access that does not track does nothing.
  *
  * Context: process context; takes the access's ioas_lock.
  * Return: 0, -EINVAL to start an access that is not attached, -EBUSY to
@@ -1051,35 +1164,34 @@ void iommufd_dirty_access_moved(struct iommufd_access *access,
  */
 int iommufd_access_dirty_set(struct iommufd_access *access, bool enable)
 {
+	struct iommufd_dirty_access *dirty = &access->dirty;
 	struct iommufd_dirty_log *log;
 	int rc = 0;
 
 	mutex_lock(&access->ioas_lock);
-	if (enable == access->dirty.enabled) {
-		rc = enable ? -EBUSY : 0;
+	if (!enable) {
+		/* Also the logs of a move in progress */
+		dirty_access_stop(&dirty->log);
+		dirty_access_stop(&dirty->old_log);
+		dirty->enabled = false;
+		goto out;
+	}
+	if (dirty->enabled) {
+		rc = -EBUSY;
 		goto out;
 	}
 	if (!access->ioas) {
-		/* Detached, so no log is on for it */
-		if (enable)
-			rc = -EINVAL;
-		else
-			access->dirty.enabled = false;
+		rc = -EINVAL;
 		goto out;
 	}
-
 	log = dirty_log_get(&access->ioas->iopt);
 	if (!log) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	mutex_lock(&log->lock);
-	if (enable)
-		dirty_log_start(log, false);
-	else
-		dirty_log_stop(log, false);
-	mutex_unlock(&log->lock);
-	access->dirty.enabled = enable;
+	dirty_access_start(log, true);
+	dirty->log = log;
+	dirty->enabled = true;
 out:
 	mutex_unlock(&access->ioas_lock);
 	return rc;

@@ -52,12 +52,19 @@ struct iommufd_dirty_group {
 
 /**
  * struct iommufd_dirty_access - software dirty state of an iommufd_access
- * @enabled: the access tracks (iommufd_access_dirty_set()): it holds a
- *	reference on the log of its IOAS being on while attached.  Protected
- *	by the access's ioas_lock.
+ * @enabled: the access tracks (iommufd_access_dirty_set()): while attached,
+ *	it holds the log of its IOAS on.
+ * @log: the log it holds on for the IOAS it is attached to, or joining.
+ * @old_log: during iommufd_access_change_ioas(), the log it still holds on
+ *	for the IOAS it is leaving.
+ *
+ * All protected by the access's ioas_lock.  A log held here stays valid:
+ * the access holds a reference on the log's IOAS until it lets go of it.
  */
 struct iommufd_dirty_access {
 	bool enabled;
+	struct iommufd_dirty_log *log;
+	struct iommufd_dirty_log *old_log;
 };
 
 struct iommufd_group;
@@ -71,7 +78,7 @@ void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area);
 void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
 			      unsigned long length);
 int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,
-			  unsigned long length);
+			  unsigned long length, unsigned int flags);
 void iommufd_dirty_log_unpin(struct io_pagetable *iopt, unsigned long iova,
 			     unsigned long length);
 

@@ -6,6 +6,8 @@
 #include "iommufd_private.h"
 #include "iommufd_test.h"
 
+#include <linux/completion.h>
+#include <linux/hrtimer.h>
 #include <linux/iommufd_dirty.h>
 
 static int dirty_test_declare(struct iommufd_ucmd *ucmd,
@@ -25,26 +27,53 @@ static int dirty_test_declare(struct iommufd_ucmd *ucmd,
 	return rc;
 }
 
-/* Report from hard-IRQ-disabled context, as a driver's interrupt would */
+/* A report made from a hard interrupt, as a driver's interrupt handler would */
+struct dirty_test_irq {
+	struct hrtimer timer;
+	struct iommufd_device *idev;
+	unsigned long iova;
+	size_t length;
+	int rc;
+	struct completion done;
+};
+
+static enum hrtimer_restart dirty_test_irq_fn(struct hrtimer *timer)
+{
+	struct dirty_test_irq *irq =
+		container_of(timer, struct dirty_test_irq, timer);
+
+	WARN_ON_ONCE(!in_hardirq());
+	irq->rc = iommufd_device_dirty_report(irq->idev, irq->iova,
+					      irq->length);
+	complete(&irq->done);
+	return HRTIMER_NORESTART;
+}
+
 static int dirty_test_report(struct iommufd_ucmd *ucmd,
 			     struct iommu_test_cmd *cmd)
 {
-	struct iommufd_device *idev;
-	unsigned long flags;
-	int rc;
+	struct dirty_test_irq irq = {
+		.iova = cmd->dirty_report.iova,
+		.length = cmd->dirty_report.length,
+	};
 
 	if (cmd->dirty_report.iova > ULONG_MAX ||
 	    cmd->dirty_report.length > SIZE_MAX)
 		return -EOVERFLOW;
-	idev = iommufd_get_device(ucmd, cmd->id);
-	if (IS_ERR(idev))
-		return PTR_ERR(idev);
-	local_irq_save(flags);
-	rc = iommufd_device_dirty_report(idev, cmd->dirty_report.iova,
-					 cmd->dirty_report.length);
-	local_irq_restore(flags);
-	iommufd_put_object(ucmd->ictx, &idev->obj);
-	return rc;
+	irq.idev = iommufd_get_device(ucmd, cmd->id);
+	if (IS_ERR(irq.idev))
+		return PTR_ERR(irq.idev);
+	init_completion(&irq.done);
+	hrtimer_init_on_stack(&irq.timer, CLOCK_MONOTONIC,
+			      HRTIMER_MODE_REL_HARD);
+	irq.timer.function = dirty_test_irq_fn;
+	hrtimer_start(&irq.timer, 0, HRTIMER_MODE_REL_HARD);
+	wait_for_completion(&irq.done);
+	/* The timer core may still be finishing the callback */
+	hrtimer_cancel(&irq.timer);
+	destroy_hrtimer_on_stack(&irq.timer);
+	iommufd_put_object(ucmd->ictx, &irq.idev->obj);
+	return irq.rc;
 }
 
 static int dirty_test_log_bytes(struct iommufd_ucmd *ucmd,
@@ -68,8 +97,8 @@ static int dirty_test_log_bytes(struct iommufd_ucmd *ucmd,
  * id; declare (or withdraw) that its driver reports all its DMA writes.
  *
  * IOMMU_TEST_OP_DIRTY_REPORT: @cmd->id as above; report a DMA write of
- * @cmd->dirty_report.length bytes at @cmd->dirty_report.iova, with hard
- * interrupts off.
+ * @cmd->dirty_report.length bytes at @cmd->dirty_report.iova, from a hard
+ * interrupt (an hrtimer that expires at once).
  *
  * IOMMU_TEST_OP_DIRTY_LOG_BYTES: @cmd->id is an IOAS id; the memory its
  * log takes goes to @cmd->dirty_log_bytes.out_bytes.

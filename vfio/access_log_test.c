@@ -10,8 +10,8 @@
  * with what the device wrote, and the memory with what it holds.  It opts
  * into DMA logging with vfio_access_log_init() and nothing more.
  *
- * Locking: alt_state::lock protects the list of pins, against commands and
- * the dma_unmap callback.
+ * Locking: alt_state::lock protects the list of pins and @stop_on_unmap,
+ * against commands and the dma_unmap callback.
  */
 #include <linux/device.h>
 #include <linux/highmem.h>
@@ -34,9 +34,10 @@ struct alt_pin {
 
 struct alt_state {
 	struct vfio_device vdev;
-	/* Protects @pins */
+	/* Protects @pins and @stop_on_unmap */
 	struct mutex lock;
 	struct list_head pins;
+	bool stop_on_unmap;
 };
 
 static struct alt_parent {
@@ -60,6 +61,7 @@ static void alt_unpin(struct alt_state *alt_dev, struct alt_pin *pin)
 
 static int alt_pin(struct alt_state *alt_dev, const struct alt_cmd *cmd)
 {
+	bool write = cmd->op == ALT_CMD_PIN;
 	struct alt_pin *pin;
 	int i, rc;
 
@@ -76,13 +78,13 @@ static int alt_pin(struct alt_state *alt_dev, const struct alt_cmd *cmd)
 
 	mutex_lock(&alt_dev->lock);
 	rc = vfio_pin_pages(&alt_dev->vdev, pin->iova, pin->npages,
-			    IOMMU_READ | IOMMU_WRITE, pin->pages);
+			    IOMMU_READ | (write ? IOMMU_WRITE : 0), pin->pages);
 	if (rc != pin->npages) {
 		mutex_unlock(&alt_dev->lock);
 		kfree(pin);
 		return rc < 0 ? rc : -EFAULT;
 	}
-	for (i = 0; i < pin->npages; i++)
+	for (i = 0; write && i < pin->npages; i++)
 		memset_page(pin->pages[i], 0, cmd->byte, PAGE_SIZE);
 	list_add(&pin->node, &alt_dev->pins);
 	mutex_unlock(&alt_dev->lock);
@@ -148,7 +150,14 @@ static ssize_t alt_write(struct vfio_device *vdev, const char __user *ubuf,
 		rc = alt_rw(alt_dev, &cmd);
 		break;
 	case ALT_CMD_PIN:
+	case ALT_CMD_PIN_RO:
 		rc = alt_pin(alt_dev, &cmd);
+		break;
+	case ALT_CMD_STOP_ON_UNMAP:
+		mutex_lock(&alt_dev->lock);
+		alt_dev->stop_on_unmap = true;
+		mutex_unlock(&alt_dev->lock);
+		rc = 0;
 		break;
 	case ALT_CMD_UNPIN:
 		rc = alt_unpin_at(alt_dev, cmd.iova);
@@ -159,13 +168,22 @@ static ssize_t alt_write(struct vfio_device *vdev, const char __user *ubuf,
 	return rc ? rc : sizeof(cmd);
 }
 
-/* The IOVA range is going away: drop the pins in it */
+/*
+ * The IOVA range is going away: drop the pins in it.  When the device
+ * detaches from its IOAS, iommufd calls this with the access's ioas_lock
+ * dropped, so a DMA logging STOP may run meanwhile: ALT_CMD_STOP_ON_UNMAP
+ * makes that happen here.
+ */
 static void alt_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct alt_state *alt_dev = to_alt(vdev);
 	struct alt_pin *pin, *next;
 
 	mutex_lock(&alt_dev->lock);
+	if (alt_dev->stop_on_unmap) {
+		alt_dev->stop_on_unmap = false;
+		vdev->log_ops->log_stop(vdev);
+	}
 	list_for_each_entry_safe(pin, next, &alt_dev->pins, node) {
 		u64 end = pin->iova + ((u64)pin->npages << PAGE_SHIFT);
 

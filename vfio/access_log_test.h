@@ -29,6 +29,13 @@ enum alt_op {
 	ALT_CMD_UNPIN,
 	/* vfio_dma_rw() read of @length bytes at @iova, checked to be @byte */
 	ALT_CMD_CHECK,
+	/* vfio_pin_pages() for read only of [@iova, @iova + @length) */
+	ALT_CMD_PIN_RO,
+	/*
+	 * In the next dma_unmap callback, stop DMA logging as a
+	 * VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP racing the unmap would
+	 */
+	ALT_CMD_STOP_ON_UNMAP,
 };
 
 /**

@@ -35,7 +35,7 @@ static int access_rw(int fd, __u32 access_id, __u64 iova, void *data,
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
 }
 
-/* What a driver's iommufd_device_dirty_report() call does, IRQs off */
+/* What a driver's iommufd_device_dirty_report() call does, from a hard IRQ */
 static int dirty_report(int fd, __u32 idev_id, __u64 iova, __u64 length)
 {
 	struct iommu_test_cmd cmd = {

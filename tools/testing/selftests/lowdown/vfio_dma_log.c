@@ -627,6 +627,115 @@ TEST_F(dma_log, replace_ioas)
 	ASSERT_TRUE(test_bit64(self->got, 2 * AREA_PAGES));
 }
 
+static int attach_pt(int devfd, __u32 pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = pt_id,
+	};
+
+	return ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+}
+
+static int detach_pt(int devfd)
+{
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+	};
+
+	return ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
+}
+
+/*
+ * Detached and attached again to the same IOAS while logging: the writes
+ * made before the detach and not yet reported are still reported.
+ */
+TEST_F(dma_log, detach_attach_keeps_writes)
+{
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + 3 * PG, 2 * PG, 0x31));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 7, 1, 0x32));
+	ASSERT_EQ(0, detach_pt(self->devfd));
+	ASSERT_EQ(0, attach_pt(self->devfd, self->ioas_id));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)));
+	ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+}
+
+/*
+ * A STOP that runs while the device detaches (iommufd calls the driver's
+ * dma_unmap with the access unlocked) stops logging for good: a write made
+ * after attaching again, before the next START, is not reported.  A log left
+ * with a tracker too many would have logged it, and not cleared it on START.
+ */
+TEST_F(dma_log, stop_during_detach)
+{
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0, PG, 0x41));
+	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_STOP_ON_UNMAP, 0, 0, 0));
+	ASSERT_EQ(0, detach_pt(self->devfd));
+	ASSERT_EQ(0, attach_pt(self->devfd, self->ioas_id));
+	ASSERT_EQ(-EINVAL, report_span(self));
+
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 9 * PG, PG, 0x42));
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1, 1, 0x43));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(1, count_bits(self->got, MAP_WORDS));
+	ASSERT_TRUE(test_bit64(self->got, 2 * AREA_PAGES));
+	ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+}
+
+/*
+ * A range pinned both for read and for write: an unpin does not say which
+ * pin it ends, so the range stays dirty until its last pin ends, whichever
+ * order the driver unpins in.
+ */
+TEST_F(dma_log, read_and_write_pin_of_one_range)
+{
+	__u64 iova = IOVA_AREA0 + 64 * PG;
+	int order, i;
+
+	ASSERT_EQ(0, log_start(self->devfd));
+	for (order = 0; order < 2; order++) {
+		__u32 first = order ? ALT_CMD_PIN : ALT_CMD_PIN_RO;
+		__u32 second = order ? ALT_CMD_PIN_RO : ALT_CMD_PIN;
+
+		ASSERT_EQ(0, alt_do(self->devfd, first, 0x50 + order, iova,
+				    2 * PG));
+		ASSERT_EQ(0, alt_do(self->devfd, second, 0x50 + order, iova,
+				    2 * PG));
+		memset(mem_at(self->shadow, iova), 0x50 + order, 2 * PG);
+
+		/* The test device unpins its newest pin of the IOVA first */
+		ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_UNPIN, 0, iova, 0));
+		for (i = 0; i < 2; i++) {
+			ASSERT_EQ(0, report_span(self));
+			ASSERT_EQ(2, count_bits(self->got, MAP_WORDS));
+			ASSERT_TRUE(test_bit64(self->got, 64));
+			ASSERT_TRUE(test_bit64(self->got, 65));
+		}
+		ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_UNPIN, 0, iova, 0));
+		ASSERT_EQ(0, report_span(self));
+		ASSERT_EQ(2, count_bits(self->got, MAP_WORDS));
+		ASSERT_EQ(0, report_span(self));
+		ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	}
+	ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+
+	/* Read pins alone are never dirty */
+	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_PIN_RO, 0, iova, PG));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_UNPIN, 0, iova, 0));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+}
+
 /* Conservative mode: every writable mapping, on every report */
 TEST_F(dma_log, conservative)
 {
