@@ -20,21 +20,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "write_file.h"
+
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
-
-static int fail_nth_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
 
 /*
  * Let every allocation fail, sleeping ones included, quietly; the fd of
@@ -51,17 +41,17 @@ static int fail_nth_open(void)
 	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
 		snprintf(path, sizeof(path), "/sys/kernel/debug/%s/verbose",
 			 attrs[i]);
-		fail_nth_write(path, "0");
+		write_file(path, "0");
 		if (i < 2) {
 			snprintf(path, sizeof(path),
 				 "/sys/kernel/debug/%s/ignore-gfp-wait",
 				 attrs[i]);
-			if (fail_nth_write(path, "N"))
+			if (write_file(path, "N"))
 				return -1;
 		}
 	}
-	fail_nth_write("/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem",
-		       "N");
+	write_file("/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem",
+		   "N");
 	return open("/proc/thread-self/fail-nth", O_RDWR);
 }
 

@@ -28,6 +28,7 @@
 
 #include "../kselftest_harness.h"
 #include "fail_nth.h"
+#include "vfio_mdev.h"
 #include "../../../../drivers/vfio/access_log_test.h"
 
 #define PG 4096UL
@@ -45,62 +46,9 @@
 	"/mdev_supported_types/" ALT_TYPE_NAME
 #define CONSERVATIVE "/sys/module/iommufd/parameters/dirty_conservative"
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -errno;
-}
-
-/* Create an instance of the test mdev; its uuid in @uuid, cdev in @cdev */
 static int alt_create(char uuid[40], char cdev[64])
 {
-	char path[256];
-	struct dirent *de;
-	unsigned char r[16];
-	DIR *dir;
-	int fd, i;
-
-	if (access(MDEV_TYPE_DIR, F_OK) &&
-	    system("modprobe vfio_access_log_test"))
-		return -ENOENT;
-	fd = open("/dev/urandom", O_RDONLY);
-	if (fd < 0 || read(fd, r, sizeof(r)) != sizeof(r))
-		return -EIO;
-	close(fd);
-	r[6] = (r[6] & 0x0f) | 0x40;
-	r[8] = (r[8] & 0x3f) | 0x80;
-	for (i = 0; i < 16; i++)
-		sprintf(uuid + 2 * i + (i > 3) + (i > 5) + (i > 7) + (i > 9),
-			"%02x%s", r[i],
-			(i == 3 || i == 5 || i == 7 || i == 9) ? "-" : "");
-	if (write_file(MDEV_TYPE_DIR "/create", uuid))
-		return -EIO;
-
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/vfio-dev", uuid);
-	dir = opendir(path);
-	if (!dir)
-		return -ENOENT;
-	cdev[0] = 0;
-	while ((de = readdir(dir)))
-		if (!strncmp(de->d_name, "vfio", 4) && strlen(de->d_name) < 32)
-			snprintf(cdev, 64, "/dev/vfio/devices/%.31s",
-				 de->d_name);
-	closedir(dir);
-	return cdev[0] ? 0 : -ENOENT;
-}
-
-static void alt_remove(const char *uuid)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove", uuid);
-	write_file(path, "1");
+	return mdev_create(MDEV_TYPE_DIR, "vfio_access_log_test", uuid, cdev);
 }
 
 /* One device command: 0 or -errno */
@@ -111,29 +59,6 @@ static int alt_do(int devfd, __u32 op, __u8 byte, __u64 iova, __u64 length)
 	};
 
 	return write(devfd, &cmd, sizeof(cmd)) == sizeof(cmd) ? 0 : -errno;
-}
-
-/* Open, bind and attach the device at @cdev to @ioas_id; the fd or -errno */
-static int dev_open(const char *cdev, int iommufd, __u32 ioas_id)
-{
-	struct vfio_device_bind_iommufd bind = {
-		.argsz = sizeof(bind), .iommufd = iommufd,
-	};
-	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = sizeof(attach), .pt_id = ioas_id,
-	};
-	int fd = open(cdev, O_RDWR);
-
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ||
-	    ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
 }
 
 static int feature(int devfd, __u32 flags, void *data, size_t size)
@@ -292,7 +217,7 @@ FIXTURE_SETUP(dma_log)
 	self->ioas_id = ioas_alloc(self->iommufd);
 	ASSERT_NE(0, self->ioas_id);
 	ASSERT_EQ(0, map_span(self->iommufd, self->ioas_id, self->mem));
-	self->devfd = dev_open(self->cdev, self->iommufd, self->ioas_id);
+	self->devfd = vfio_dev_open(self->cdev, self->iommufd, self->ioas_id);
 	ASSERT_LE(0, self->devfd);
 }
 
@@ -302,7 +227,7 @@ FIXTURE_TEARDOWN(dma_log)
 	if (self->devfd >= 0)
 		close(self->devfd);
 	close(self->iommufd);
-	alt_remove(self->uuid);
+	mdev_remove(self->uuid);
 	munmap(self->mem, 3 * AREA);
 	free(self->shadow);
 }
@@ -556,7 +481,7 @@ TEST_F(dma_log, close_while_logging)
 	ASSERT_EQ(0, alt_do(self->devfd, ALT_CMD_PIN, 2, IOVA_AREA1, PG));
 	close(self->devfd);
 
-	self->devfd = dev_open(self->cdev, self->iommufd, self->ioas_id);
+	self->devfd = vfio_dev_open(self->cdev, self->iommufd, self->ioas_id);
 	ASSERT_LE(0, self->devfd);
 	ASSERT_EQ(0, log_start(self->devfd));
 	ASSERT_EQ(0, report_span(self));
@@ -833,7 +758,7 @@ TEST_F_TIMEOUT(fail_nth, dma_logging_path, 900)
 		ioas_id = ioas_alloc(iommufd);
 		ASSERT_NE(0, ioas_id);
 		ASSERT_EQ(0, map_span(iommufd, ioas_id, mem));
-		devfd = dev_open(cdev, iommufd, ioas_id);
+		devfd = vfio_dev_open(cdev, iommufd, ioas_id);
 		ASSERT_LE(0, devfd);
 
 		ASSERT_EQ(0, fail_nth_arm(nth_fd, nth));
@@ -885,7 +810,7 @@ TEST_F_TIMEOUT(fail_nth, dma_logging_path, 900)
 		injected++;
 		ASSERT_GT(5000, nth);
 	}
-	alt_remove(uuid);
+	mdev_remove(uuid);
 	munmap(mem, 3 * AREA);
 	TH_LOG("%u runs with a failure injected, then one without", injected);
 }
@@ -949,7 +874,7 @@ TEST(type1_container_hides_logging)
 	close(groupfd);
 	close(container);
 	munmap(mem, AREA);
-	alt_remove(uuid);
+	mdev_remove(uuid);
 }
 
 TEST_HARNESS_MAIN

@@ -25,24 +25,13 @@
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
+#include "write_file.h"
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
 #define IGB_VENDOR 0x8086
 #define IGB_82576_PF 0x10c9
 #define IGB_82576_VF 0x10ca
 #define NR_VFS 2
-
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
 
 static long sysfs_read_ulong(const char *dir, const char *name)
 {
@@ -146,8 +135,8 @@ FIXTURE_SETUP(igb_vfs)
 	ASSERT_LE(NR_VFS, sysfs_read_ulong(pf_dir, "sriov_totalvfs"));
 
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/sriov_numvfs", self->pf);
-	ASSERT_EQ(0, sysfs_write(path, "0"));
-	ASSERT_EQ(0, sysfs_write(path, "2"));
+	ASSERT_EQ(0, write_file(path, "0"));
+	ASSERT_EQ(0, write_file(path, "2"));
 	for (i = 0; i < NR_VFS; i++) {
 		char name[16];
 
@@ -159,12 +148,12 @@ FIXTURE_SETUP(igb_vfs)
 	/* Hand VF 0 to vfio-pci, whatever driver took it first */
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override",
 		 self->vf[0]);
-	ASSERT_EQ(0, sysfs_write(path, "vfio-pci"));
+	ASSERT_EQ(0, write_file(path, "vfio-pci"));
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver/unbind",
 		 self->vf[0]);
 	if (access(path, F_OK) == 0)
-		ASSERT_EQ(0, sysfs_write(path, self->vf[0]));
-	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers_probe", self->vf[0]));
+		ASSERT_EQ(0, write_file(path, self->vf[0]));
+	ASSERT_EQ(0, write_file("/sys/bus/pci/drivers_probe", self->vf[0]));
 
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/vfio-dev", self->vf[0]);
 	d = opendir(path);
@@ -183,12 +172,12 @@ FIXTURE_TEARDOWN(igb_vfs)
 {
 	char path[PATH_MAX];
 
-	sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", self->vf[0]);
+	write_file("/sys/bus/pci/drivers/vfio-pci/unbind", self->vf[0]);
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override",
 		 self->vf[0]);
-	sysfs_write(path, "\n");
+	write_file(path, "\n");
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/sriov_numvfs", self->pf);
-	sysfs_write(path, "0");
+	write_file(path, "0");
 }
 
 /* Under the emulated VT-d each VF is isolated: its own IOMMU group */
