@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lowdown's vfio migration data engine: the saving and resuming files of
+ * VFIO migration v2, PRE_COPY with a rate limiter, and the record format of
+ * vfio_mig_stream.h, behind a few driver callbacks.  See
+ * drivers/vfio/mig_engine.c and Documentation/lowdown/migration-engine.rst.
+ */
+#ifndef __LINUX_VFIO_MIG_ENGINE_H
+#define __LINUX_VFIO_MIG_ENGINE_H
+
+#include <linux/completion.h>
+#include <linux/kobject.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+#include <linux/vfio_mig_limiter.h>
+#include <linux/vfio_mig_stream.h>
+
+struct vfio_mig_engine;
+struct vfio_mig_file;
+
+/**
+ * enum vfio_mig_run - how the device runs, as its driver sees it
+ * @VFIO_MIG_RUN: RUNNING and PRE_COPY: the device works and may DMA
+ * @VFIO_MIG_RUN_P2P: RUNNING_P2P and PRE_COPY_P2P: no peer-to-peer DMA
+ *	and no new outside requests, as the uAPI defines the P2P states
+ * @VFIO_MIG_RUN_STOP: STOP, STOP_COPY and RESUMING: no DMA, no context
+ *	changes
+ */
+enum vfio_mig_run {
+	VFIO_MIG_RUN,
+	VFIO_MIG_RUN_P2P,
+	VFIO_MIG_RUN_STOP,
+};
+
+/**
+ * struct vfio_mig_buf - a record being built by a driver's save callback
+ * @data: the record: header room, then the payload written so far
+ * @len: bytes used in @data
+ * @size: bytes allocated for @data
+ * @max: the most @len may grow to
+ *
+ * Only the engine touches the fields; drivers append with
+ * vfio_mig_buf_put(), vfio_mig_buf_put_tlv() and vfio_mig_buf_reserve().
+ */
+struct vfio_mig_buf {
+	u8 *data;
+	size_t len;
+	size_t size;
+	size_t max;
+};
+
+/**
+ * struct vfio_mig_engine_ops - what a driver supplies to the engine
+ * @set_run: change how the device runs.  Called once per FSM arc that
+ *	changes it, before the engine's own work for the arc; on VFIO_MIG_RUN_P2P
+ *	and VFIO_MIG_RUN_STOP the device must have finished every DMA and
+ *	context change when this returns.  May fail with an errno; the state
+ *	then stays where it was.
+ * @save: append one image's payload (TLVs, normally) to @buf.  @type is
+ *	VFIO_MIG_RECORD_INITIAL (the whole context, PRE_COPY starts),
+ *	VFIO_MIG_RECORD_DELTA (what changed since the previous image; an empty
+ *	payload means nothing did) or VFIO_MIG_RECORD_FINAL (in STOP_COPY,
+ *	device stopped).  For FINAL, @delta_ok says an earlier image of this
+ *	stream went out: the driver may then send only what changed and set
+ *	VFIO_MIG_RECORD_F_DELTA in *@flags.  Every image sent resets what
+ *	counts as changed.  Return 0 or an errno.
+ * @dirty: how many bytes of context changed since the previous image
+ *	(*@dirty_bytes, what a DELTA would carry) and the running count of
+ *	context bytes written, rewrites included (*@written_bytes).  Feeds
+ *	VFIO_MIG_GET_PRECOPY_INFO and the limiter.
+ * @data_size: the estimated payload size of a FINAL image, for
+ *	VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.
+ * @load: take one whole, intact record on the target: header and payload
+ *	checksums and the record order are already checked.  Parse with
+ *	vfio_mig_tlv_parse() into staging state; nothing may reach the running
+ *	context before @load_end commits.  On error return an errno and fill
+ *	@err (offsets relative to the payload).
+ * @load_end: RESUMING ends.  @commit: the whole stream, FINAL record
+ *	included, was loaded and the device leaves RESUMING for STOP: make the
+ *	staged state the device's.  Otherwise (reset, close, a failed stream)
+ *	throw the staged state away.  Return 0 or an errno (commit only).
+ *
+ * All callbacks run under the engine's state lock and may sleep.
+ */
+struct vfio_mig_engine_ops {
+	int (*set_run)(struct vfio_mig_engine *eng, enum vfio_mig_run run);
+	int (*save)(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
+		    struct vfio_mig_buf *buf, u8 *flags);
+	void (*dirty)(struct vfio_mig_engine *eng, u64 *dirty_bytes,
+		      u64 *written_bytes);
+	u64 (*data_size)(struct vfio_mig_engine *eng);
+	int (*load)(struct vfio_mig_engine *eng,
+		    const struct vfio_mig_record *rec, const void *payload,
+		    struct vfio_mig_parse_err *err);
+	int (*load_end)(struct vfio_mig_engine *eng, bool commit);
+};
+
+/**
+ * struct vfio_mig_engine_counters - what the engine counts, for sysfs
+ * @records_saved: records queued on saving files
+ * @records_loaded: records the driver took on resuming files
+ * @streams_rejected: resuming streams failed: a bad record, or one cut short
+ */
+struct vfio_mig_engine_counters {
+	u64 records_saved;
+	u64 records_loaded;
+	u64 streams_rejected;
+};
+
+/**
+ * struct vfio_mig_engine - one device's migration engine
+ * @vdev: the vfio device
+ * @ops: the driver's callbacks
+ * @max_payload: the largest record payload the engine builds or accepts
+ * @state_lock: serialises state changes, image production and loading,
+ *	and protects every field below
+ * @state: the migration state
+ * @saving: the saving file of the current session, or NULL
+ * @resuming: the resuming file, or NULL
+ * @load_complete: the FINAL record of the resuming stream was loaded
+ * @load_failed: the resuming stream was rejected
+ * @limiter: the PRE_COPY limiter of the current session
+ * @cfg: the limiter knobs for the next session (sysfs)
+ * @counters: see struct vfio_mig_engine_counters
+ * @kobj: the "migration" directory under the vfio device in sysfs
+ * @kobj_gone: @kobj was released
+ * @kobj_added: @kobj is in sysfs
+ *
+ * Embedded in the driver's device state; the driver fills nothing in
+ * itself (vfio_mig_engine_init()).
+ */
+struct vfio_mig_engine {
+	struct vfio_device *vdev;
+	const struct vfio_mig_engine_ops *ops;
+	u64 max_payload;
+	/* Serialises state changes, production and loading; see above */
+	struct mutex state_lock;
+	enum vfio_device_mig_state state;
+	struct vfio_mig_file *saving;
+	struct vfio_mig_file *resuming;
+	bool load_complete;
+	bool load_failed;
+	struct vfio_mig_limiter limiter;
+	struct vfio_mig_limiter_cfg cfg;
+	struct vfio_mig_engine_counters counters;
+	struct kobject kobj;
+	struct completion kobj_gone;
+	bool kobj_added;
+};
+
+void vfio_mig_engine_init(struct vfio_mig_engine *eng,
+			  struct vfio_device *vdev,
+			  const struct vfio_mig_engine_ops *ops, u64 max_payload);
+int vfio_mig_engine_sysfs_add(struct vfio_mig_engine *eng);
+void vfio_mig_engine_exit(struct vfio_mig_engine *eng);
+void vfio_mig_engine_reset(struct vfio_mig_engine *eng);
+
+struct file *vfio_mig_engine_set_state(struct vfio_mig_engine *eng,
+				       enum vfio_device_mig_state new_state);
+int vfio_mig_engine_get_state(struct vfio_mig_engine *eng,
+			      enum vfio_device_mig_state *state);
+int vfio_mig_engine_data_size(struct vfio_mig_engine *eng,
+			      unsigned long *stop_copy_length);
+
+void *vfio_mig_buf_reserve(struct vfio_mig_buf *buf, size_t len);
+int vfio_mig_buf_put(struct vfio_mig_buf *buf, const void *data, size_t len);
+int vfio_mig_buf_put_tlv(struct vfio_mig_buf *buf, u16 type, u16 flags,
+			 const void *value, u32 length);
+
+#endif

@@ -1,0 +1,1181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lowdown's vfio migration data engine.
+ *
+ * Every vfio variant driver with migration writes the same machinery: the
+ * saving and resuming files, their read()/write() rules, the PRE_COPY
+ * "temporary end of stream", VFIO_MIG_GET_PRECOPY_INFO, the walk through the
+ * FSM.  This file does it once.  A driver embeds a struct vfio_mig_engine,
+ * points its vfio_migration_ops at vfio_mig_engine_set_state() and friends,
+ * and supplies the callbacks of struct vfio_mig_engine_ops: how the device
+ * runs, how to save an image of its context, how to load one.
+ *
+ * The stream
+ * ----------
+ * A saving file carries records of the vfio_mig_stream.h format, numbered
+ * from 0: one INITIAL image when PRE_COPY starts, DELTA images while
+ * PRE_COPY goes on, and one FINAL image in STOP_COPY, after which the stream
+ * ends (read() returns 0).  Going straight from STOP to STOP_COPY gives a
+ * stream of one FINAL record.  Records wait in a queue in the order they
+ * were made and are read out byte by byte, in any segmentation.
+ *
+ * A resuming file takes the same bytes in any segmentation.  It collects a
+ * whole record (header, then payload), checks both checksums and the
+ * record's place in the stream, and only then hands it to the driver's
+ * load callback.  The first bad byte fails that write() with an errno and a
+ * kernel log line saying what and where, and every later write() with the
+ * same errno: a stream has no way to resynchronise.  RESUMING -> STOP then
+ * fails too (as it does for a stream cut before its FINAL record), and the
+ * driver throws its staged state away: the device keeps what it had.
+ *
+ * PRE_COPY
+ * --------
+ * VFIO_MIG_GET_PRECOPY_INFO reports what is queued: initial_bytes, the
+ * unread part of the INITIAL record (never grows), and dirty_bytes, the
+ * unread part of DELTA records.  When the queue is empty, an info request
+ * or a read() asks the limiter (mig_limiter.c) whether a new image may go;
+ * if it may and the driver reports changes, a DELTA is made and queued.
+ * Otherwise both counts are zero and read() fails with ENOMSG, the uAPI's
+ * temporary end of stream.  poll() reports readable while something is
+ * queued or the stream has ended; in PRE_COPY, data that only the limiter
+ * holds back does not wake it.
+ *
+ * Locking
+ * -------
+ * Three locks, taken in this order:
+ * - vfio_mig_file::lock (a mutex) serialises the file's read(), write() and
+ *   ioctl() calls; user memory is copied under it and under no other;
+ * - vfio_mig_engine::state_lock (a mutex) serialises state changes, image
+ *   production and loading; every driver callback runs under it, and the
+ *   driver must not take it or call back into the engine from a callback;
+ * - vfio_mig_file::qlock (a spinlock) protects the file's queue and counts,
+ *   so that state changes can queue a FINAL record without the file lock.
+ * A file holds a reference on the vfio device, so the engine it points to
+ * outlives it; the engine's pointers to files are cleared under state_lock
+ * when the files are released or the session ends.  Files of a session
+ * that ended stay open but fail every call with ENODEV.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/sysfs.h>
+#include <linux/uaccess.h>
+#include <linux/vfio_mig_engine.h>
+#include <linux/wait.h>
+
+/* A record made by the saving side: header and payload, read from @off */
+struct vfio_mig_chunk {
+	struct list_head node;
+	u8 type;
+	u8 *data;
+	size_t len;
+	size_t off;
+};
+
+/* A saving or resuming file of one migration session */
+struct vfio_mig_file {
+	struct vfio_mig_engine *eng;
+	bool resuming;
+	/* Serialises read(), write() and ioctl() on the file */
+	struct mutex lock;
+
+	/* Saving, under @qlock: the queue and what it holds unread */
+	spinlock_t qlock;
+	struct list_head queue;
+	u64 initial_left;
+	u64 dirty_left;
+	/* The queue ran empty at this time and the limiter was not told yet */
+	u64 drained_ns;
+	/* The FINAL record is queued: once the queue is empty, end of stream */
+	bool end;
+	/* The session ended: every call fails with ENODEV */
+	bool disabled;
+	wait_queue_head_t wq;
+	/* Saving, under the engine's state_lock */
+	u32 next_seq;
+
+	/* Resuming, under @lock: the record being collected */
+	struct vfio_mig_record_hdr hdr;
+	size_t hdr_got;
+	struct vfio_mig_record rec;
+	struct vfio_mig_record prev;
+	bool have_prev;
+	u8 *payload;
+	u64 payload_got;
+	/* Bytes of the stream taken so far, for error messages */
+	u64 stream_off;
+	/* The stream was rejected with this errno */
+	int err;
+};
+
+static bool vfio_mig_precopy(enum vfio_device_mig_state state)
+{
+	return state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+}
+
+static enum vfio_mig_run vfio_mig_run_of(enum vfio_device_mig_state state)
+{
+	switch (state) {
+	case VFIO_DEVICE_STATE_RUNNING:
+	case VFIO_DEVICE_STATE_PRE_COPY:
+		return VFIO_MIG_RUN;
+	case VFIO_DEVICE_STATE_RUNNING_P2P:
+	case VFIO_DEVICE_STATE_PRE_COPY_P2P:
+		return VFIO_MIG_RUN_P2P;
+	default:
+		return VFIO_MIG_RUN_STOP;
+	}
+}
+
+/**
+ * vfio_mig_buf_reserve() - make room at the end of a record being built
+ * @buf: the record
+ * @len: bytes wanted
+ *
+ * Return: where the @len bytes go, or NULL when the record would outgrow
+ * the engine's max_payload or memory runs out.
+ */
+void *vfio_mig_buf_reserve(struct vfio_mig_buf *buf, size_t len)
+{
+	size_t need, size;
+	u8 *data;
+
+	if (check_add_overflow(buf->len, len, &need) || need > buf->max)
+		return NULL;
+	if (need > buf->size) {
+		size = max3(need, 2 * buf->size, (size_t)PAGE_SIZE);
+		size = min(size, buf->max);
+		data = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+		if (!data)
+			return NULL;
+		if (buf->len)
+			memcpy(data, buf->data, buf->len);
+		kvfree(buf->data);
+		buf->data = data;
+		buf->size = size;
+	}
+	data = buf->data + buf->len;
+	buf->len = need;
+	return data;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_buf_reserve);
+
+/**
+ * vfio_mig_buf_put() - append bytes to a record being built
+ * @buf: the record
+ * @data: the bytes
+ * @len: how many
+ *
+ * Return: 0, or -EFBIG / -ENOMEM as for vfio_mig_buf_reserve().
+ */
+int vfio_mig_buf_put(struct vfio_mig_buf *buf, const void *data, size_t len)
+{
+	void *p = vfio_mig_buf_reserve(buf, len);
+
+	if (!p)
+		return buf->len + len > buf->max ? -EFBIG : -ENOMEM;
+	memcpy(p, data, len);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_buf_put);
+
+/**
+ * vfio_mig_buf_put_tlv() - append one TLV to a record being built
+ * @buf: the record
+ * @type: the TLV type
+ * @flags: VFIO_MIG_TLV_F_*
+ * @value: the value
+ * @length: its length in bytes
+ *
+ * Return: 0, -EFBIG or -ENOMEM.
+ */
+int vfio_mig_buf_put_tlv(struct vfio_mig_buf *buf, u16 type, u16 flags,
+			 const void *value, u32 length)
+{
+	size_t size = vfio_mig_tlv_size(length);
+	void *p = vfio_mig_buf_reserve(buf, size);
+
+	if (!p)
+		return buf->len + size > buf->max ? -EFBIG : -ENOMEM;
+	if (WARN_ON(vfio_mig_tlv_put(p, size, type, flags, value, length) !=
+		    size))
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_buf_put_tlv);
+
+/* Have the driver make one record for @f; state_lock held */
+static struct vfio_mig_chunk *vfio_mig_make(struct vfio_mig_engine *eng,
+					    struct vfio_mig_file *f, u8 type)
+{
+	struct vfio_mig_buf buf = {
+		.max = sizeof(struct vfio_mig_record_hdr) + eng->max_payload,
+	};
+	const size_t hdr_len = sizeof(struct vfio_mig_record_hdr);
+	struct vfio_mig_chunk *chunk;
+	u8 flags = 0;
+	int rc;
+
+	lockdep_assert_held(&eng->state_lock);
+	if (!vfio_mig_buf_reserve(&buf, hdr_len))
+		return ERR_PTR(-ENOMEM);
+	rc = eng->ops->save(eng, type, f->next_seq > 0, &buf, &flags);
+	if (!rc && (flags & ~VFIO_MIG_RECORD_FLAGS ||
+		    ((flags & VFIO_MIG_RECORD_F_DELTA) &&
+		     (type != VFIO_MIG_RECORD_FINAL || !f->next_seq))))
+		rc = -EINVAL;
+	if (rc) {
+		kvfree(buf.data);
+		return ERR_PTR(rc);
+	}
+	if (type == VFIO_MIG_RECORD_DELTA && buf.len == hdr_len) {
+		/* Nothing changed after all */
+		kvfree(buf.data);
+		return NULL;
+	}
+	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
+	if (!chunk) {
+		kvfree(buf.data);
+		return ERR_PTR(-ENOMEM);
+	}
+	vfio_mig_record_hdr_fill((struct vfio_mig_record_hdr *)buf.data, type,
+				 flags, f->next_seq++, buf.data + hdr_len,
+				 buf.len - hdr_len);
+	chunk->type = type;
+	chunk->data = buf.data;
+	chunk->len = buf.len;
+	eng->counters.records_saved++;
+	return chunk;
+}
+
+static void vfio_mig_chunk_free(struct vfio_mig_chunk *chunk)
+{
+	kvfree(chunk->data);
+	kfree(chunk);
+}
+
+/* Queue a record on a saving file; state_lock held */
+static void vfio_mig_queue(struct vfio_mig_file *f,
+			   struct vfio_mig_chunk *chunk)
+{
+	spin_lock(&f->qlock);
+	list_add_tail(&chunk->node, &f->queue);
+	if (chunk->type == VFIO_MIG_RECORD_INITIAL)
+		f->initial_left += chunk->len;
+	else if (chunk->type == VFIO_MIG_RECORD_DELTA)
+		f->dirty_left += chunk->len;
+	else
+		f->end = true;
+	spin_unlock(&f->qlock);
+	wake_up_interruptible(&f->wq);
+}
+
+/*
+ * In PRE_COPY with nothing queued: make a DELTA if the limiter lets one go
+ * and the context changed.  Return: 1 when one was queued, 0 when there is
+ * no new data for now, or an errno.  state_lock held.
+ */
+static int vfio_mig_precopy_more(struct vfio_mig_engine *eng,
+				 struct vfio_mig_file *f)
+{
+	u64 dirty = 0, written = 0, drained, now = ktime_get_ns();
+	struct vfio_mig_chunk *chunk;
+	bool empty;
+
+	lockdep_assert_held(&eng->state_lock);
+	if (eng->saving != f || !vfio_mig_precopy(eng->state))
+		return 0;
+	spin_lock(&f->qlock);
+	empty = list_empty(&f->queue);
+	drained = f->drained_ns;
+	f->drained_ns = 0;
+	spin_unlock(&f->qlock);
+	if (!empty)
+		return 1;
+	if (drained)
+		vfio_mig_limiter_drained(&eng->limiter, drained);
+
+	eng->ops->dirty(eng, &dirty, &written);
+	if (!dirty ||
+	    !vfio_mig_limiter_may_produce(&eng->limiter, now, dirty, written))
+		return 0;
+	chunk = vfio_mig_make(eng, f, VFIO_MIG_RECORD_DELTA);
+	if (IS_ERR_OR_NULL(chunk))
+		return PTR_ERR_OR_ZERO(chunk);
+	vfio_mig_limiter_produced(&eng->limiter, now, chunk->len, written);
+	vfio_mig_queue(f, chunk);
+	return 1;
+}
+
+static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
+			     loff_t *pos)
+{
+	struct vfio_mig_file *f = filp->private_data;
+	struct vfio_mig_engine *eng = f->eng;
+	struct vfio_mig_chunk *chunk, *done_chunk;
+	ssize_t done = 0;
+	int rc = 0;
+
+	if (pos)
+		return -ESPIPE;
+
+	mutex_lock(&f->lock);
+	while (len) {
+		bool end;
+		size_t n;
+
+		spin_lock(&f->qlock);
+		chunk = list_first_entry_or_null(&f->queue,
+						 struct vfio_mig_chunk, node);
+		end = f->end;
+		if (f->disabled)
+			rc = -ENODEV;
+		spin_unlock(&f->qlock);
+		if (rc)
+			break;
+
+		if (!chunk) {
+			/* STOP_COPY's end of stream, or a short read */
+			if (end || done)
+				break;
+			mutex_lock(&eng->state_lock);
+			rc = vfio_mig_precopy_more(eng, f);
+			mutex_unlock(&eng->state_lock);
+			if (!rc)
+				rc = -ENOMSG;
+			if (rc < 0)
+				break;
+			rc = 0;
+			continue;
+		}
+
+		/* Only readers take chunks off the queue: @chunk stays */
+		n = min(len, chunk->len - chunk->off);
+		if (copy_to_user(ubuf, chunk->data + chunk->off, n)) {
+			rc = -EFAULT;
+			break;
+		}
+		done_chunk = NULL;
+		spin_lock(&f->qlock);
+		chunk->off += n;
+		if (chunk->type == VFIO_MIG_RECORD_INITIAL)
+			f->initial_left -= n;
+		else if (chunk->type == VFIO_MIG_RECORD_DELTA)
+			f->dirty_left -= n;
+		if (chunk->off == chunk->len) {
+			list_del(&chunk->node);
+			done_chunk = chunk;
+			if (list_empty(&f->queue))
+				f->drained_ns = ktime_get_ns();
+		}
+		spin_unlock(&f->qlock);
+		if (done_chunk)
+			vfio_mig_chunk_free(done_chunk);
+		ubuf += n;
+		len -= n;
+		done += n;
+	}
+	mutex_unlock(&f->lock);
+	return done ? done : rc;
+}
+
+static void vfio_mig_reject(struct vfio_mig_file *f, int rc,
+			    const struct vfio_mig_parse_err *err, u64 base)
+{
+	struct vfio_mig_engine *eng = f->eng;
+
+	f->err = rc;
+	dev_warn_ratelimited(&eng->vdev->device,
+			     "migration stream rejected at byte %llu: %s (%d)\n",
+			     base + err->offset, err->what ?: "bad record",
+			     rc);
+	mutex_lock(&eng->state_lock);
+	if (eng->resuming == f && !eng->load_failed) {
+		eng->load_failed = true;
+		eng->counters.streams_rejected++;
+	}
+	mutex_unlock(&eng->state_lock);
+}
+
+/* A whole record is in: check it and hand it to the driver */
+static int vfio_mig_load(struct vfio_mig_file *f)
+{
+	const size_t hdr_len = sizeof(struct vfio_mig_record_hdr);
+	struct vfio_mig_engine *eng = f->eng;
+	struct vfio_mig_parse_err err = {};
+	u64 base = f->stream_off - f->rec.length;
+	int rc;
+
+	rc = vfio_mig_record_payload_check(&f->rec, f->payload, &err);
+	if (rc) {
+		vfio_mig_reject(f, rc, &err, base - hdr_len);
+		return rc;
+	}
+
+	mutex_lock(&eng->state_lock);
+	if (eng->resuming != f || eng->state != VFIO_DEVICE_STATE_RESUMING) {
+		mutex_unlock(&eng->state_lock);
+		return -ENODEV;
+	}
+	rc = eng->ops->load(eng, &f->rec, f->payload, &err);
+	if (!rc) {
+		eng->counters.records_loaded++;
+		if (f->rec.type == VFIO_MIG_RECORD_FINAL)
+			eng->load_complete = true;
+	}
+	mutex_unlock(&eng->state_lock);
+	if (rc) {
+		vfio_mig_reject(f, rc, &err, base);
+		return rc;
+	}
+
+	f->prev = f->rec;
+	f->have_prev = true;
+	kvfree(f->payload);
+	f->payload = NULL;
+	f->payload_got = 0;
+	f->hdr_got = 0;
+	return 0;
+}
+
+/* The record header is in: check it and make room for the payload */
+static int vfio_mig_load_hdr(struct vfio_mig_file *f)
+{
+	const size_t hdr_len = sizeof(struct vfio_mig_record_hdr);
+	struct vfio_mig_engine *eng = f->eng;
+	struct vfio_mig_parse_err err = {};
+	u64 base = f->stream_off - hdr_len;
+	int rc;
+
+	rc = vfio_mig_record_hdr_check(&f->hdr, eng->max_payload, &f->rec,
+				       &err);
+	if (!rc)
+		rc = vfio_mig_record_follows(f->have_prev ? &f->prev : NULL,
+					     &f->rec, &err);
+	if (rc) {
+		vfio_mig_reject(f, rc, &err, base);
+		return rc;
+	}
+	if (!f->rec.length)
+		return 0;
+	f->payload = kvmalloc(f->rec.length, GFP_KERNEL_ACCOUNT);
+	if (!f->payload) {
+		err.offset = offsetof(struct vfio_mig_record_hdr, length);
+		err.what = "no memory for the record";
+		vfio_mig_reject(f, -ENOMEM, &err, base);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static ssize_t vfio_mig_write(struct file *filp, const char __user *ubuf,
+			      size_t len, loff_t *pos)
+{
+	const size_t hdr_len = sizeof(struct vfio_mig_record_hdr);
+	struct vfio_mig_file *f = filp->private_data;
+	ssize_t done = 0;
+	int rc = 0;
+
+	if (pos)
+		return -ESPIPE;
+
+	mutex_lock(&f->lock);
+	if (f->disabled)
+		rc = -ENODEV;
+	else if (f->err)
+		rc = f->err;
+	while (!rc && len) {
+		size_t n;
+
+		if (f->hdr_got < hdr_len) {
+			n = min(len, hdr_len - f->hdr_got);
+			if (copy_from_user((u8 *)&f->hdr + f->hdr_got, ubuf,
+					   n)) {
+				rc = -EFAULT;
+				break;
+			}
+			f->hdr_got += n;
+			f->stream_off += n;
+			if (f->hdr_got == hdr_len)
+				rc = vfio_mig_load_hdr(f);
+		} else {
+			n = min_t(u64, len, f->rec.length - f->payload_got);
+			if (copy_from_user(f->payload + f->payload_got, ubuf,
+					   n)) {
+				rc = -EFAULT;
+				break;
+			}
+			f->payload_got += n;
+			f->stream_off += n;
+		}
+		ubuf += n;
+		len -= n;
+		done += n;
+		if (!rc && f->hdr_got == hdr_len &&
+		    f->payload_got == f->rec.length)
+			rc = vfio_mig_load(f);
+	}
+	if (rc == -EFAULT && !f->err) {
+		struct vfio_mig_parse_err err = {
+			.what = "unreadable user buffer",
+		};
+
+		vfio_mig_reject(f, rc, &err, f->stream_off);
+	}
+	/* Nothing can follow an error: the stream lost its framing */
+	if (rc && !f->err)
+		f->err = rc;
+	mutex_unlock(&f->lock);
+	return rc ? rc : done;
+}
+
+static long vfio_mig_ioctl(struct file *filp, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct vfio_mig_file *f = filp->private_data;
+	struct vfio_mig_engine *eng = f->eng;
+	struct vfio_precopy_info info;
+	unsigned long minsz;
+	int rc;
+
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	mutex_lock(&f->lock);
+	mutex_lock(&eng->state_lock);
+	if (f->resuming || eng->saving != f || !vfio_mig_precopy(eng->state)) {
+		rc = -EINVAL;
+	} else {
+		rc = vfio_mig_precopy_more(eng, f);
+		if (rc > 0)
+			rc = 0;
+	}
+	mutex_unlock(&eng->state_lock);
+	if (!rc) {
+		spin_lock(&f->qlock);
+		info.initial_bytes = f->initial_left;
+		info.dirty_bytes = f->dirty_left;
+		spin_unlock(&f->qlock);
+	}
+	mutex_unlock(&f->lock);
+	if (rc)
+		return rc;
+	info.flags = 0;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static __poll_t vfio_mig_poll(struct file *filp, struct poll_table_struct *wait)
+{
+	struct vfio_mig_file *f = filp->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &f->wq, wait);
+	spin_lock(&f->qlock);
+	if (f->disabled)
+		mask = EPOLLERR;
+	else if (f->resuming)
+		mask = EPOLLOUT | EPOLLWRNORM;
+	else if (!list_empty(&f->queue) || f->end)
+		mask = EPOLLIN | EPOLLRDNORM;
+	spin_unlock(&f->qlock);
+	return mask;
+}
+
+/* End the file's session; state_lock held */
+static void vfio_mig_disable(struct vfio_mig_file *f)
+{
+	lockdep_assert_held(&f->eng->state_lock);
+	spin_lock(&f->qlock);
+	f->disabled = true;
+	spin_unlock(&f->qlock);
+	wake_up_interruptible(&f->wq);
+	if (f->eng->saving == f)
+		f->eng->saving = NULL;
+	if (f->eng->resuming == f)
+		f->eng->resuming = NULL;
+}
+
+static int vfio_mig_release(struct inode *inode, struct file *filp)
+{
+	struct vfio_mig_file *f = filp->private_data;
+	struct vfio_mig_engine *eng = f->eng;
+	struct vfio_mig_chunk *chunk, *next;
+
+	mutex_lock(&eng->state_lock);
+	if (eng->saving == f)
+		eng->saving = NULL;
+	if (eng->resuming == f)
+		eng->resuming = NULL;
+	mutex_unlock(&eng->state_lock);
+
+	list_for_each_entry_safe(chunk, next, &f->queue, node)
+		vfio_mig_chunk_free(chunk);
+	kvfree(f->payload);
+	mutex_destroy(&f->lock);
+	put_device(&eng->vdev->device);
+	kfree(f);
+	return 0;
+}
+
+static const struct file_operations vfio_mig_save_fops = {
+	.owner = THIS_MODULE,
+	.read = vfio_mig_read,
+	.unlocked_ioctl = vfio_mig_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.poll = vfio_mig_poll,
+	.release = vfio_mig_release,
+};
+
+static const struct file_operations vfio_mig_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = vfio_mig_write,
+	.unlocked_ioctl = vfio_mig_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.poll = vfio_mig_poll,
+	.release = vfio_mig_release,
+};
+
+/* A new data file for @eng; state_lock held */
+static struct file *vfio_mig_file_new(struct vfio_mig_engine *eng,
+				      bool resuming)
+{
+	struct vfio_mig_file *f;
+	struct file *filp;
+
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return ERR_PTR(-ENOMEM);
+	f->eng = eng;
+	f->resuming = resuming;
+	mutex_init(&f->lock);
+	spin_lock_init(&f->qlock);
+	INIT_LIST_HEAD(&f->queue);
+	init_waitqueue_head(&f->wq);
+
+	filp = anon_inode_getfile(resuming ? "[vfio_mig_resume]" :
+					     "[vfio_mig_save]",
+				  resuming ? &vfio_mig_resume_fops :
+					     &vfio_mig_save_fops,
+				  f, resuming ? O_WRONLY : O_RDONLY);
+	if (IS_ERR(filp)) {
+		mutex_destroy(&f->lock);
+		kfree(f);
+		return filp;
+	}
+	stream_open(filp->f_inode, filp);
+	get_device(&eng->vdev->device);
+	return filp;
+}
+
+/* Start a saving session with a first record of @type; state_lock held */
+static struct file *vfio_mig_save_start(struct vfio_mig_engine *eng, u8 type)
+{
+	struct vfio_mig_chunk *chunk;
+	struct vfio_mig_file *f;
+	struct file *filp;
+
+	filp = vfio_mig_file_new(eng, false);
+	if (IS_ERR(filp))
+		return filp;
+	f = filp->private_data;
+	chunk = vfio_mig_make(eng, f, type);
+	if (IS_ERR(chunk)) {
+		fput(filp);
+		return ERR_CAST(chunk);
+	}
+	if (type == VFIO_MIG_RECORD_INITIAL) {
+		vfio_mig_limiter_init(&eng->limiter, &eng->cfg);
+		vfio_mig_limiter_produced(&eng->limiter, ktime_get_ns(),
+					  chunk->len, 0);
+	}
+	vfio_mig_queue(f, chunk);
+	eng->saving = f;
+	return filp;
+}
+
+/* One arc of the FSM; state_lock held */
+static struct file *vfio_mig_step(struct vfio_mig_engine *eng,
+				  enum vfio_device_mig_state next)
+{
+	enum vfio_device_mig_state cur = eng->state;
+	enum vfio_mig_run run = vfio_mig_run_of(cur);
+	struct vfio_mig_chunk *chunk;
+	struct file *filp = NULL;
+	int rc;
+
+	/* The target's stream must be whole before the device takes it */
+	if (cur == VFIO_DEVICE_STATE_RESUMING) {
+		if (eng->load_failed)
+			return ERR_PTR(-EINVAL);
+		if (!eng->load_complete) {
+			/* Cut short: the stream is over, and refused */
+			eng->load_failed = true;
+			eng->counters.streams_rejected++;
+			dev_warn_ratelimited(&eng->vdev->device,
+					     "migration stream ended before its final record\n");
+			return ERR_PTR(-ENODATA);
+		}
+		rc = eng->ops->load_end(eng, true);
+		if (rc)
+			return ERR_PTR(rc);
+		if (eng->resuming)
+			vfio_mig_disable(eng->resuming);
+		eng->load_complete = false;
+	}
+
+	if (vfio_mig_run_of(next) != run) {
+		rc = eng->ops->set_run(eng, vfio_mig_run_of(next));
+		if (rc)
+			return ERR_PTR(rc);
+	}
+
+	if (next == VFIO_DEVICE_STATE_STOP_COPY &&
+	    cur == VFIO_DEVICE_STATE_STOP) {
+		filp = vfio_mig_save_start(eng, VFIO_MIG_RECORD_FINAL);
+	} else if (next == VFIO_DEVICE_STATE_STOP_COPY) {
+		/*
+		 * From PRE_COPY_P2P, the device now stopped: finish the
+		 * session's stream, unless userspace closed its file.
+		 */
+		chunk = eng->saving ? vfio_mig_make(eng, eng->saving,
+						    VFIO_MIG_RECORD_FINAL) :
+				      NULL;
+		if (IS_ERR(chunk))
+			filp = ERR_CAST(chunk);
+		else if (chunk)
+			vfio_mig_queue(eng->saving, chunk);
+	} else if (vfio_mig_precopy(next) && !vfio_mig_precopy(cur)) {
+		filp = vfio_mig_save_start(eng, VFIO_MIG_RECORD_INITIAL);
+	} else if (next == VFIO_DEVICE_STATE_RESUMING) {
+		filp = vfio_mig_file_new(eng, true);
+		if (!IS_ERR(filp)) {
+			eng->resuming = filp->private_data;
+			eng->load_complete = false;
+			eng->load_failed = false;
+		}
+	} else if (eng->saving && !vfio_mig_precopy(next)) {
+		/* Out of the saving group: the session is over */
+		vfio_mig_disable(eng->saving);
+	}
+
+	if (IS_ERR(filp)) {
+		/* Leave the device as it was */
+		if (vfio_mig_run_of(next) != run)
+			eng->ops->set_run(eng, run);
+		return filp;
+	}
+	eng->state = next;
+	return filp;
+}
+
+/**
+ * vfio_mig_engine_set_state() - vfio_migration_ops::migration_set_state
+ * @eng: the device's engine
+ * @new_state: the state userspace asked for
+ *
+ * Walks the FSM one arc at a time (vfio_mig_get_next_state()), calling the
+ * driver's set_run where the device's operation changes and making or
+ * ending data files.
+ *
+ * Return: the new data file for arcs that start a session (to PRE_COPY,
+ * PRE_COPY_P2P or STOP_COPY from outside the saving group, and to
+ * RESUMING), NULL for others, or an ERR_PTR.  On error the state is the
+ * last one reached, every arc before it done.  RESUMING -> STOP fails with
+ * -ENODATA when the stream has not had its FINAL record (the stream is then
+ * refused for good) and -EINVAL when it was refused.
+ */
+struct file *vfio_mig_engine_set_state(struct vfio_mig_engine *eng,
+				       enum vfio_device_mig_state new_state)
+{
+	enum vfio_device_mig_state next;
+	struct file *filp = NULL;
+	int rc;
+
+	mutex_lock(&eng->state_lock);
+	while (eng->state != new_state) {
+		rc = vfio_mig_get_next_state(eng->vdev, eng->state, new_state,
+					     &next);
+		if (rc) {
+			filp = ERR_PTR(rc);
+			break;
+		}
+		filp = vfio_mig_step(eng, next);
+		if (IS_ERR(filp))
+			break;
+		/* Only the last arc of a path may start a session */
+		if (WARN_ON(filp && eng->state != new_state)) {
+			fput(filp);
+			filp = ERR_PTR(-EINVAL);
+			break;
+		}
+	}
+	mutex_unlock(&eng->state_lock);
+	return filp;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_set_state);
+
+/**
+ * vfio_mig_engine_get_state() - vfio_migration_ops::migration_get_state
+ * @eng: the device's engine
+ * @state: where the state goes
+ *
+ * Return: 0.
+ */
+int vfio_mig_engine_get_state(struct vfio_mig_engine *eng,
+			      enum vfio_device_mig_state *state)
+{
+	mutex_lock(&eng->state_lock);
+	*state = eng->state;
+	mutex_unlock(&eng->state_lock);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_get_state);
+
+/**
+ * vfio_mig_engine_data_size() - vfio_migration_ops::migration_get_data_size
+ * @eng: the device's engine
+ * @stop_copy_length: the estimated bytes of the STOP_COPY data
+ *
+ * The driver's estimate of a FINAL image plus its record header; any state.
+ *
+ * Return: 0.
+ */
+int vfio_mig_engine_data_size(struct vfio_mig_engine *eng,
+			      unsigned long *stop_copy_length)
+{
+	mutex_lock(&eng->state_lock);
+	*stop_copy_length = sizeof(struct vfio_mig_record_hdr) +
+			    min(eng->ops->data_size(eng), eng->max_payload);
+	mutex_unlock(&eng->state_lock);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_data_size);
+
+/**
+ * vfio_mig_engine_reset() - the device was reset or closed
+ * @eng: the device's engine
+ *
+ * Ends every session (their files fail with ENODEV from now on), throws
+ * away a half-loaded stream and returns to RUNNING.  Call it from the
+ * driver's reset and close_device paths, after the device itself is reset;
+ * set_run is not called.
+ *
+ * Context: takes the state lock; not from a callback.
+ */
+void vfio_mig_engine_reset(struct vfio_mig_engine *eng)
+{
+	mutex_lock(&eng->state_lock);
+	if (eng->state == VFIO_DEVICE_STATE_RESUMING)
+		eng->ops->load_end(eng, false);
+	if (eng->saving)
+		vfio_mig_disable(eng->saving);
+	if (eng->resuming)
+		vfio_mig_disable(eng->resuming);
+	eng->load_complete = false;
+	eng->load_failed = false;
+	eng->state = VFIO_DEVICE_STATE_RUNNING;
+	mutex_unlock(&eng->state_lock);
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_reset);
+
+/* sysfs: /sys/class/vfio-dev/vfioN/migration/ */
+static struct vfio_mig_engine *to_eng(struct kobject *kobj)
+{
+	return container_of(kobj, struct vfio_mig_engine, kobj);
+}
+
+/* The counters in sysfs, by file name */
+static const struct vfio_mig_stat {
+	const char *name;
+	bool limiter;
+	size_t offset;
+} vfio_mig_stats[] = {
+	{ "images", true, offsetof(struct vfio_mig_limiter_stats, images) },
+	{ "bytes_produced", true,
+	  offsetof(struct vfio_mig_limiter_stats, bytes_produced) },
+	{ "bytes_suppressed", true,
+	  offsetof(struct vfio_mig_limiter_stats, bytes_suppressed) },
+	{ "holds", true, offsetof(struct vfio_mig_limiter_stats, holds) },
+	{ "records_saved", false,
+	  offsetof(struct vfio_mig_engine_counters, records_saved) },
+	{ "records_loaded", false,
+	  offsetof(struct vfio_mig_engine_counters, records_loaded) },
+	{ "streams_rejected", false,
+	  offsetof(struct vfio_mig_engine_counters, streams_rejected) },
+};
+
+static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	struct vfio_mig_engine *eng = to_eng(kobj);
+	const struct vfio_mig_stat *stat = NULL;
+	u64 val;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(vfio_mig_stats); i++)
+		if (!strcmp(attr->attr.name, vfio_mig_stats[i].name))
+			stat = &vfio_mig_stats[i];
+	if (WARN_ON(!stat))
+		return -EINVAL;
+
+	mutex_lock(&eng->state_lock);
+	if (stat->limiter)
+		val = *(u64 *)((u8 *)&eng->limiter.stats + stat->offset);
+	else
+		val = *(u64 *)((u8 *)&eng->counters + stat->offset);
+	mutex_unlock(&eng->state_lock);
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+static struct kobj_attribute images_attr = __ATTR(images, 0444, stat_show,
+						  NULL);
+static struct kobj_attribute bytes_produced_attr =
+	__ATTR(bytes_produced, 0444, stat_show, NULL);
+static struct kobj_attribute bytes_suppressed_attr =
+	__ATTR(bytes_suppressed, 0444, stat_show, NULL);
+static struct kobj_attribute holds_attr = __ATTR(holds, 0444, stat_show,
+						 NULL);
+static struct kobj_attribute records_saved_attr =
+	__ATTR(records_saved, 0444, stat_show, NULL);
+static struct kobj_attribute records_loaded_attr =
+	__ATTR(records_loaded, 0444, stat_show, NULL);
+static struct kobj_attribute streams_rejected_attr =
+	__ATTR(streams_rejected, 0444, stat_show, NULL);
+
+static ssize_t interval_us_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	struct vfio_mig_engine *eng = to_eng(kobj);
+	u64 val;
+
+	mutex_lock(&eng->state_lock);
+	val = div_u64(eng->limiter.interval_ns, NSEC_PER_USEC);
+	mutex_unlock(&eng->state_lock);
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+static struct kobj_attribute interval_us_attr = __ATTR_RO(interval_us);
+
+enum vfio_mig_knob {
+	KNOB_LIMITER,
+	KNOB_MIN_INTERVAL_US,
+	KNOB_MAX_INTERVAL_US,
+	KNOB_HOT_PCT,
+};
+
+static const char * const vfio_mig_knob_names[] = {
+	[KNOB_LIMITER] = "limiter",
+	[KNOB_MIN_INTERVAL_US] = "min_interval_us",
+	[KNOB_MAX_INTERVAL_US] = "max_interval_us",
+	[KNOB_HOT_PCT] = "hot_pct",
+};
+
+static int vfio_mig_knob_of(struct kobj_attribute *attr)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(vfio_mig_knob_names); i++)
+		if (!strcmp(attr->attr.name, vfio_mig_knob_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+static ssize_t knob_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	struct vfio_mig_engine *eng = to_eng(kobj);
+	u64 val = 0;
+
+	mutex_lock(&eng->state_lock);
+	switch (vfio_mig_knob_of(attr)) {
+	case KNOB_LIMITER:
+		val = eng->cfg.enabled;
+		break;
+	case KNOB_MIN_INTERVAL_US:
+		val = div_u64(eng->cfg.min_interval_ns, NSEC_PER_USEC);
+		break;
+	case KNOB_MAX_INTERVAL_US:
+		val = div_u64(eng->cfg.max_interval_ns, NSEC_PER_USEC);
+		break;
+	case KNOB_HOT_PCT:
+		val = eng->cfg.hot_pct;
+		break;
+	}
+	mutex_unlock(&eng->state_lock);
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+/* Intervals up to an hour, percentages 1 to 100 */
+static ssize_t knob_store(struct kobject *kobj, struct kobj_attribute *attr,
+			  const char *buf, size_t count)
+{
+	struct vfio_mig_engine *eng = to_eng(kobj);
+	int knob = vfio_mig_knob_of(attr);
+	u64 val;
+	int rc;
+
+	rc = kstrtou64(buf, 0, &val);
+	if (rc)
+		return rc;
+	if ((knob == KNOB_LIMITER && val > 1) ||
+	    (knob == KNOB_HOT_PCT && (val < 1 || val > 100)) ||
+	    val > 3600ULL * USEC_PER_SEC)
+		return -EINVAL;
+
+	mutex_lock(&eng->state_lock);
+	switch (knob) {
+	case KNOB_LIMITER:
+		eng->cfg.enabled = val;
+		break;
+	case KNOB_MIN_INTERVAL_US:
+		if (val * NSEC_PER_USEC > eng->cfg.max_interval_ns)
+			rc = -EINVAL;
+		else
+			eng->cfg.min_interval_ns = val * NSEC_PER_USEC;
+		break;
+	case KNOB_MAX_INTERVAL_US:
+		if (val * NSEC_PER_USEC < eng->cfg.min_interval_ns)
+			rc = -EINVAL;
+		else
+			eng->cfg.max_interval_ns = val * NSEC_PER_USEC;
+		break;
+	case KNOB_HOT_PCT:
+		eng->cfg.hot_pct = val;
+		break;
+	}
+	mutex_unlock(&eng->state_lock);
+	return rc ? rc : count;
+}
+
+static struct kobj_attribute limiter_attr =
+	__ATTR(limiter, 0644, knob_show, knob_store);
+static struct kobj_attribute min_interval_us_attr =
+	__ATTR(min_interval_us, 0644, knob_show, knob_store);
+static struct kobj_attribute max_interval_us_attr =
+	__ATTR(max_interval_us, 0644, knob_show, knob_store);
+static struct kobj_attribute hot_pct_attr =
+	__ATTR(hot_pct, 0644, knob_show, knob_store);
+
+static struct attribute *vfio_mig_attrs[] = {
+	&limiter_attr.attr,
+	&min_interval_us_attr.attr,
+	&max_interval_us_attr.attr,
+	&hot_pct_attr.attr,
+	&interval_us_attr.attr,
+	&images_attr.attr,
+	&bytes_produced_attr.attr,
+	&bytes_suppressed_attr.attr,
+	&holds_attr.attr,
+	&records_saved_attr.attr,
+	&records_loaded_attr.attr,
+	&streams_rejected_attr.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vfio_mig);
+
+static void vfio_mig_kobj_release(struct kobject *kobj)
+{
+	complete(&to_eng(kobj)->kobj_gone);
+}
+
+static const struct kobj_type vfio_mig_ktype = {
+	.release = vfio_mig_kobj_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = vfio_mig_groups,
+};
+
+/* Defaults: follow a cool context within 1 ms, a hot one every 500 ms */
+#define VFIO_MIG_MIN_INTERVAL_NS (1 * NSEC_PER_MSEC)
+#define VFIO_MIG_MAX_INTERVAL_NS (500 * NSEC_PER_MSEC)
+#define VFIO_MIG_HOT_PCT 50
+
+/**
+ * vfio_mig_engine_init() - set up a device's engine
+ * @eng: the engine, embedded in the driver's device state
+ * @vdev: the vfio device, initialised (from its vfio_device_ops::init)
+ * @ops: the driver's callbacks
+ * @max_payload: the largest record payload to make or accept; bounds what
+ *	a resuming stream can make the kernel allocate
+ *
+ * The device starts in RUNNING with the limiter on at its defaults.
+ */
+void vfio_mig_engine_init(struct vfio_mig_engine *eng,
+			  struct vfio_device *vdev,
+			  const struct vfio_mig_engine_ops *ops, u64 max_payload)
+{
+	*eng = (struct vfio_mig_engine){
+		.vdev = vdev,
+		.ops = ops,
+		.max_payload = max_payload,
+		.state = VFIO_DEVICE_STATE_RUNNING,
+		.cfg = {
+			.min_interval_ns = VFIO_MIG_MIN_INTERVAL_NS,
+			.max_interval_ns = VFIO_MIG_MAX_INTERVAL_NS,
+			.hot_pct = VFIO_MIG_HOT_PCT,
+			.enabled = true,
+		},
+	};
+	mutex_init(&eng->state_lock);
+	init_completion(&eng->kobj_gone);
+	vfio_mig_limiter_init(&eng->limiter, &eng->cfg);
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_init);
+
+/**
+ * vfio_mig_engine_sysfs_add() - publish the knobs and counters
+ * @eng: the engine
+ *
+ * Adds the "migration" directory under the vfio device
+ * (/sys/class/vfio-dev/vfioN/migration): knobs limiter, min_interval_us,
+ * max_interval_us and hot_pct (read at the start of each PRE_COPY), and the
+ * counters of Documentation/lowdown/migration-engine.rst.  Call it once
+ * the vfio device is registered.
+ *
+ * Return: 0 or an errno.
+ */
+int vfio_mig_engine_sysfs_add(struct vfio_mig_engine *eng)
+{
+	int rc;
+
+	rc = kobject_init_and_add(&eng->kobj, &vfio_mig_ktype,
+				  &eng->vdev->device.kobj, "migration");
+	if (rc) {
+		kobject_put(&eng->kobj);
+		wait_for_completion(&eng->kobj_gone);
+		reinit_completion(&eng->kobj_gone);
+		return rc;
+	}
+	eng->kobj_added = true;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_sysfs_add);
+
+/**
+ * vfio_mig_engine_exit() - tear a device's engine down
+ * @eng: the engine
+ *
+ * Removes the sysfs directory, waiting for readers.  Files still open
+ * were ended by vfio_mig_engine_reset() when the device was closed, and
+ * keep the vfio device's memory alive until they are released.
+ */
+void vfio_mig_engine_exit(struct vfio_mig_engine *eng)
+{
+	if (eng->kobj_added) {
+		kobject_del(&eng->kobj);
+		kobject_put(&eng->kobj);
+		wait_for_completion(&eng->kobj_gone);
+		eng->kobj_added = false;
+	}
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_exit);
