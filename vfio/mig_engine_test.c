@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A test mdev for lowdown's vfio migration engine (mig_engine.c).
+ *
+ * The device has a context (MET_DEFAULT_SIZE bytes to begin with) that
+ * stands for a VF's internal state, and nothing else.  Commands written to
+ * its vfio device fd change the context while the device runs; read()
+ * returns it.  Migration goes entirely through the engine: the device's
+ * callbacks save the context as TLVs (a MET_TLV_CONFIG with its size, then
+ * one MET_TLV_BLOCK per 4 KiB block: all of them in a full image, the
+ * blocks written since the previous image in a delta) and load such records
+ * into a staging copy, which becomes the context only when RESUMING ends.
+ * MET_CMD_FAIL makes one callback fail, for the error arcs.
+ *
+ * Locking: met_state::lock protects the context, its dirty blocks and the
+ * staging copy.  The engine's callbacks take it under the engine's state
+ * lock; commands take it alone, or the engine's state lock first.
+ */
+#include <linux/bitmap.h>
+#include <linux/device.h>
+#include <linux/mdev.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/vfio.h>
+#include <linux/vfio_mig_engine.h>
+
+#include "mig_engine_test.h"
+
+struct met_state {
+	struct vfio_device vdev;
+	struct vfio_mig_engine eng;
+	/* Protects everything below */
+	struct mutex lock;
+	enum vfio_mig_run run;
+	u8 *ctx;
+	u64 size;
+	/* Blocks written since the last image, and their count */
+	unsigned long *dirty;
+	u64 ndirty;
+	/* Context bytes written, rewrites included */
+	u64 written;
+	/* Loading: the staged context and what the stream gave so far */
+	u8 *stage;
+	bool staged_full;
+	/* The next callback of this kind fails (enum met_fail), or 0 */
+	u32 fail;
+};
+
+static struct met_parent {
+	struct class *class;
+	struct device dev;
+	struct mdev_parent parent;
+} met;
+
+static struct met_state *to_met(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct met_state, vdev);
+}
+
+static struct met_state *eng_to_met(struct vfio_mig_engine *eng)
+{
+	return container_of(eng, struct met_state, eng);
+}
+
+static u64 met_blocks(struct met_state *m)
+{
+	return m->size / MET_BLOCK;
+}
+
+/* Consume a MET_CMD_FAIL of @kind; lock held */
+static bool met_fail(struct met_state *m, u32 kind)
+{
+	if (m->fail != kind)
+		return false;
+	m->fail = 0;
+	return true;
+}
+
+static int met_set_run(struct vfio_mig_engine *eng, enum vfio_mig_run run)
+{
+	struct met_state *m = eng_to_met(eng);
+	int rc = 0;
+
+	mutex_lock(&m->lock);
+	if (met_fail(m, MET_FAIL_SET_RUN))
+		rc = -EIO;
+	else
+		m->run = run;
+	mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int met_save(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
+		    struct vfio_mig_buf *buf, u8 *flags)
+{
+	struct met_state *m = eng_to_met(eng);
+	bool full = type == VFIO_MIG_RECORD_INITIAL ||
+		    (type == VFIO_MIG_RECORD_FINAL && !delta_ok);
+	__le64 size;
+	u64 i;
+	int rc = 0;
+
+	mutex_lock(&m->lock);
+	if (met_fail(m, MET_FAIL_SAVE)) {
+		rc = -EIO;
+		goto out;
+	}
+	if (full) {
+		size = cpu_to_le64(m->size);
+		rc = vfio_mig_buf_put_tlv(buf, MET_TLV_CONFIG,
+					  VFIO_MIG_TLV_F_REQUIRED, &size,
+					  sizeof(size));
+	} else if (type == VFIO_MIG_RECORD_FINAL) {
+		*flags |= VFIO_MIG_RECORD_F_DELTA;
+	}
+	for (i = 0; !rc && i < met_blocks(m); i++) {
+		struct {
+			__le64 index;
+			u8 data[MET_BLOCK];
+		} *block;
+		size_t len = sizeof(struct vfio_mig_tlv_hdr) + sizeof(*block);
+		struct vfio_mig_tlv_hdr *hdr;
+
+		if (!full && !test_bit(i, m->dirty))
+			continue;
+		/* Built in place: a block is too big for the stack */
+		hdr = vfio_mig_buf_reserve(buf, len);
+		if (!hdr) {
+			rc = -ENOMEM;
+			break;
+		}
+		hdr->type = cpu_to_le16(MET_TLV_BLOCK);
+		hdr->flags = cpu_to_le16(VFIO_MIG_TLV_F_REQUIRED);
+		hdr->length = cpu_to_le32(sizeof(*block));
+		block = (void *)(hdr + 1);
+		block->index = cpu_to_le64(i);
+		memcpy(block->data, m->ctx + i * MET_BLOCK, MET_BLOCK);
+	}
+	if (!rc) {
+		bitmap_zero(m->dirty, met_blocks(m));
+		m->ndirty = 0;
+	}
+out:
+	mutex_unlock(&m->lock);
+	return rc;
+}
+
+static void met_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
+		      u64 *written_bytes)
+{
+	struct met_state *m = eng_to_met(eng);
+
+	mutex_lock(&m->lock);
+	*dirty_bytes = m->ndirty * MET_BLOCK;
+	*written_bytes = m->written;
+	mutex_unlock(&m->lock);
+}
+
+static u64 met_data_size(struct vfio_mig_engine *eng)
+{
+	struct met_state *m = eng_to_met(eng);
+	u64 size;
+
+	mutex_lock(&m->lock);
+	size = vfio_mig_tlv_size(sizeof(__le64)) +
+	       met_blocks(m) * vfio_mig_tlv_size(8 + MET_BLOCK);
+	mutex_unlock(&m->lock);
+	return size;
+}
+
+/* One record being loaded */
+struct met_load {
+	struct met_state *m;
+	bool full;
+	/* Blocks come in ascending order, each once */
+	u64 next;
+	u64 blocks;
+};
+
+static int met_load_config(void *priv, u16 type, const void *value,
+			   u32 length)
+{
+	struct met_load *load = priv;
+	__le64 size;
+
+	memcpy(&size, value, sizeof(size));
+	/* A device of another size: a different configuration */
+	return le64_to_cpu(size) == load->m->size ? 0 : -EINVAL;
+}
+
+static int met_load_block(void *priv, u16 type, const void *value,
+			  u32 length)
+{
+	struct met_load *load = priv;
+	struct met_state *m = load->m;
+	__le64 index;
+	u64 i;
+
+	memcpy(&index, value, sizeof(index));
+	i = le64_to_cpu(index);
+	if (i < load->next || i >= met_blocks(m))
+		return -EINVAL;
+	memcpy(m->stage + i * MET_BLOCK, value + sizeof(index), MET_BLOCK);
+	load->next = i + 1;
+	load->blocks++;
+	return 0;
+}
+
+static const struct vfio_mig_tlv_desc met_tlvs[] = {
+	{
+		.type = MET_TLV_CONFIG,
+		.flags = VFIO_MIG_TLV_DESC_IN_FULL,
+		.min_len = sizeof(__le64),
+		.max_len = sizeof(__le64),
+		.consume = met_load_config,
+	},
+	{
+		.type = MET_TLV_BLOCK,
+		.flags = VFIO_MIG_TLV_DESC_REPEAT,
+		.min_len = sizeof(__le64) + MET_BLOCK,
+		.max_len = sizeof(__le64) + MET_BLOCK,
+		.consume = met_load_block,
+	},
+};
+
+static const struct vfio_mig_tlv_set met_tlv_set = {
+	.descs = met_tlvs,
+	.ndescs = ARRAY_SIZE(met_tlvs),
+};
+
+static int met_load(struct vfio_mig_engine *eng,
+		    const struct vfio_mig_record *rec, const void *payload,
+		    struct vfio_mig_parse_err *err)
+{
+	struct met_state *m = eng_to_met(eng);
+	struct met_load load = {
+		.m = m,
+		.full = rec->type == VFIO_MIG_RECORD_INITIAL ||
+			(rec->type == VFIO_MIG_RECORD_FINAL &&
+			 !(rec->flags & VFIO_MIG_RECORD_F_DELTA)),
+	};
+	int rc;
+
+	mutex_lock(&m->lock);
+	if (met_fail(m, MET_FAIL_LOAD)) {
+		rc = -EIO;
+		err->what = "injected load failure";
+		goto out;
+	}
+	if (!m->stage) {
+		m->stage = kvzalloc(m->size, GFP_KERNEL_ACCOUNT);
+		if (!m->stage) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	rc = vfio_mig_tlv_parse(&met_tlv_set, rec, payload, &load, err);
+	if (!rc && load.full && load.blocks != met_blocks(m)) {
+		rc = -EINVAL;
+		err->offset = 0;
+		err->what = "full image without every block";
+	}
+	if (!rc && load.full)
+		m->staged_full = true;
+out:
+	mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int met_load_end(struct vfio_mig_engine *eng, bool commit)
+{
+	struct met_state *m = eng_to_met(eng);
+	int rc = 0;
+
+	mutex_lock(&m->lock);
+	if (commit && met_fail(m, MET_FAIL_COMMIT)) {
+		rc = -EIO;
+		goto out;
+	}
+	if (commit && !m->staged_full) {
+		rc = -ENODATA;
+		goto out;
+	}
+	if (commit) {
+		swap(m->ctx, m->stage);
+		bitmap_zero(m->dirty, met_blocks(m));
+		m->ndirty = 0;
+	}
+	kvfree(m->stage);
+	m->stage = NULL;
+	m->staged_full = false;
+out:
+	mutex_unlock(&m->lock);
+	return rc;
+}
+
+static const struct vfio_mig_engine_ops met_engine_ops = {
+	.set_run = met_set_run,
+	.save = met_save,
+	.dirty = met_dirty,
+	.data_size = met_data_size,
+	.load = met_load,
+	.load_end = met_load_end,
+};
+
+static struct file *met_set_state(struct vfio_device *vdev,
+				  enum vfio_device_mig_state new_state)
+{
+	return vfio_mig_engine_set_state(&to_met(vdev)->eng, new_state);
+}
+
+static int met_get_state(struct vfio_device *vdev,
+			 enum vfio_device_mig_state *state)
+{
+	return vfio_mig_engine_get_state(&to_met(vdev)->eng, state);
+}
+
+static int met_data_size_op(struct vfio_device *vdev,
+			    unsigned long *stop_copy_length)
+{
+	return vfio_mig_engine_data_size(&to_met(vdev)->eng, stop_copy_length);
+}
+
+static const struct vfio_migration_ops met_mig_ops = {
+	.migration_set_state = met_set_state,
+	.migration_get_state = met_get_state,
+	.migration_get_data_size = met_data_size_op,
+};
+
+static int met_fill(struct met_state *m, const struct met_cmd *cmd)
+{
+	u64 end, i;
+	int rc = 0;
+
+	mutex_lock(&m->lock);
+	if (check_add_overflow(cmd->offset, cmd->length, &end) ||
+	    end > m->size || cmd->value > U8_MAX) {
+		rc = -EINVAL;
+	} else if (m->run == VFIO_MIG_RUN_STOP) {
+		rc = -EBUSY;
+	} else if (cmd->length) {
+		memset(m->ctx + cmd->offset, cmd->value, cmd->length);
+		for (i = cmd->offset / MET_BLOCK; i <= (end - 1) / MET_BLOCK;
+		     i++)
+			if (!__test_and_set_bit(i, m->dirty))
+				m->ndirty++;
+		m->written += cmd->length;
+	}
+	mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int met_resize(struct met_state *m, u64 size)
+{
+	unsigned long *dirty;
+	u8 *ctx;
+	int rc = 0;
+
+	if (!size || size > MET_MAX_SIZE || size % MET_BLOCK)
+		return -EINVAL;
+	ctx = kvzalloc(size, GFP_KERNEL_ACCOUNT);
+	dirty = bitmap_zalloc(size / MET_BLOCK, GFP_KERNEL_ACCOUNT);
+	if (!ctx || !dirty) {
+		kvfree(ctx);
+		bitmap_free(dirty);
+		return -ENOMEM;
+	}
+	/* Not during a migration: the engine's state stays put meanwhile */
+	mutex_lock(&m->eng.state_lock);
+	mutex_lock(&m->lock);
+	if (m->eng.state != VFIO_DEVICE_STATE_RUNNING) {
+		rc = -EBUSY;
+	} else {
+		swap(m->ctx, ctx);
+		swap(m->dirty, dirty);
+		m->size = size;
+		m->ndirty = 0;
+	}
+	mutex_unlock(&m->lock);
+	mutex_unlock(&m->eng.state_lock);
+	kvfree(ctx);
+	bitmap_free(dirty);
+	return rc;
+}
+
+static ssize_t met_write(struct vfio_device *vdev, const char __user *ubuf,
+			 size_t count, loff_t *ppos)
+{
+	struct met_state *m = to_met(vdev);
+	struct met_cmd cmd;
+	int rc;
+
+	if (*ppos || count != sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(&cmd, ubuf, sizeof(cmd)))
+		return -EFAULT;
+
+	switch (cmd.op) {
+	case MET_CMD_FILL:
+		rc = met_fill(m, &cmd);
+		break;
+	case MET_CMD_RESIZE:
+		rc = met_resize(m, cmd.length);
+		break;
+	case MET_CMD_FAIL:
+		if (cmd.value < MET_FAIL_SAVE || cmd.value > MET_FAIL_COMMIT)
+			return -EINVAL;
+		mutex_lock(&m->lock);
+		m->fail = cmd.value;
+		mutex_unlock(&m->lock);
+		rc = 0;
+		break;
+	default:
+		rc = -EINVAL;
+	}
+	return rc ? rc : sizeof(cmd);
+}
+
+static ssize_t met_read(struct vfio_device *vdev, char __user *ubuf,
+			size_t count, loff_t *ppos)
+{
+	struct met_state *m = to_met(vdev);
+	ssize_t rc;
+
+	mutex_lock(&m->lock);
+	if (*ppos >= m->size) {
+		rc = 0;
+	} else {
+		count = min_t(u64, count, m->size - *ppos);
+		rc = copy_to_user(ubuf, m->ctx + *ppos, count) ? -EFAULT :
+								  count;
+	}
+	mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int met_reset(struct vfio_device *vdev)
+{
+	struct met_state *m = to_met(vdev);
+
+	vfio_mig_engine_reset(&m->eng);
+	mutex_lock(&m->lock);
+	m->run = VFIO_MIG_RUN;
+	mutex_unlock(&m->lock);
+	return 0;
+}
+
+static void met_close(struct vfio_device *vdev)
+{
+	met_reset(vdev);
+}
+
+static long met_ioctl(struct vfio_device *vdev, unsigned int cmd,
+		      unsigned long arg)
+{
+	if (cmd == VFIO_DEVICE_RESET)
+		return met_reset(vdev);
+	return -ENOTTY;
+}
+
+static int met_init(struct vfio_device *vdev)
+{
+	struct met_state *m = to_met(vdev);
+
+	mutex_init(&m->lock);
+	m->size = MET_DEFAULT_SIZE;
+	m->ctx = kvzalloc(m->size, GFP_KERNEL_ACCOUNT);
+	m->dirty = bitmap_zalloc(met_blocks(m), GFP_KERNEL_ACCOUNT);
+	if (!m->ctx || !m->dirty) {
+		kvfree(m->ctx);
+		bitmap_free(m->dirty);
+		mutex_destroy(&m->lock);
+		return -ENOMEM;
+	}
+	vfio_mig_engine_init(&m->eng, vdev, &met_engine_ops,
+			     MET_MAX_SIZE + MET_MAX_SIZE / 64);
+	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+				VFIO_MIGRATION_PRE_COPY;
+	vdev->mig_ops = &met_mig_ops;
+	return 0;
+}
+
+static void met_release(struct vfio_device *vdev)
+{
+	struct met_state *m = to_met(vdev);
+
+	kvfree(m->ctx);
+	kvfree(m->stage);
+	bitmap_free(m->dirty);
+	mutex_destroy(&m->lock);
+}
+
+static const struct vfio_device_ops met_ops = {
+	.name = "vfio-mig-engine-test",
+	.init = met_init,
+	.release = met_release,
+	.read = met_read,
+	.write = met_write,
+	.ioctl = met_ioctl,
+	.close_device = met_close,
+	.bind_iommufd = vfio_iommufd_emulated_bind,
+	.unbind_iommufd = vfio_iommufd_emulated_unbind,
+	.attach_ioas = vfio_iommufd_emulated_attach_ioas,
+	.detach_ioas = vfio_iommufd_emulated_detach_ioas,
+};
+
+static int met_probe(struct mdev_device *mdev)
+{
+	struct met_state *m;
+	int rc;
+
+	m = vfio_alloc_device(met_state, vdev, &mdev->dev, &met_ops);
+	if (IS_ERR(m))
+		return PTR_ERR(m);
+	rc = vfio_register_emulated_iommu_dev(&m->vdev);
+	if (rc)
+		goto err_put;
+	rc = vfio_mig_engine_sysfs_add(&m->eng);
+	if (rc)
+		goto err_unregister;
+	dev_set_drvdata(&mdev->dev, m);
+	return 0;
+
+err_unregister:
+	vfio_unregister_group_dev(&m->vdev);
+err_put:
+	vfio_put_device(&m->vdev);
+	return rc;
+}
+
+static void met_remove(struct mdev_device *mdev)
+{
+	struct met_state *m = dev_get_drvdata(&mdev->dev);
+
+	vfio_mig_engine_exit(&m->eng);
+	vfio_unregister_group_dev(&m->vdev);
+	vfio_put_device(&m->vdev);
+}
+
+static struct mdev_type met_type = { .sysfs_name = "m" };
+static struct mdev_type *met_types[] = { &met_type };
+
+static struct mdev_driver met_driver = {
+	.device_api = "vfio-mig-engine-test",
+	.max_instances = 16,
+	.driver = {
+		.name = MET_PARENT_NAME,
+		.owner = THIS_MODULE,
+		.mod_name = KBUILD_MODNAME,
+	},
+	.probe = met_probe,
+	.remove = met_remove,
+};
+
+static void met_parent_release(struct device *dev)
+{
+}
+
+static int __init met_module_init(void)
+{
+	int rc;
+
+	rc = mdev_register_driver(&met_driver);
+	if (rc)
+		return rc;
+	met.class = class_create(MET_PARENT_NAME);
+	if (IS_ERR(met.class)) {
+		rc = PTR_ERR(met.class);
+		goto err_driver;
+	}
+	met.dev.class = met.class;
+	met.dev.release = met_parent_release;
+	dev_set_name(&met.dev, MET_PARENT_NAME);
+	rc = device_register(&met.dev);
+	if (rc) {
+		put_device(&met.dev);
+		goto err_class;
+	}
+	rc = mdev_register_parent(&met.parent, &met.dev, &met_driver,
+				  met_types, ARRAY_SIZE(met_types));
+	if (rc)
+		goto err_device;
+	return 0;
+
+err_device:
+	device_unregister(&met.dev);
+err_class:
+	class_destroy(met.class);
+err_driver:
+	mdev_unregister_driver(&met_driver);
+	return rc;
+}
+
+static void __exit met_module_exit(void)
+{
+	mdev_unregister_parent(&met.parent);
+	device_unregister(&met.dev);
+	class_destroy(met.class);
+	mdev_unregister_driver(&met_driver);
+}
+
+module_init(met_module_init);
+module_exit(met_module_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Test mdev for lowdown's vfio migration engine");
