@@ -24,6 +24,7 @@
 #include <linux/vfio_access_log.h>
 
 #include "access_log_test.h"
+#include "test_mdev.h"
 
 struct alt_pin {
 	struct list_head node;
@@ -40,11 +41,7 @@ struct alt_state {
 	bool stop_on_unmap;
 };
 
-static struct alt_parent {
-	struct class *class;
-	struct device dev;
-	struct mdev_parent parent;
-} alt;
+static struct test_mdev_parent alt;
 
 static struct alt_state *to_alt(struct vfio_device *vdev)
 {
@@ -266,51 +263,15 @@ static struct mdev_driver alt_driver = {
 	.remove = alt_remove,
 };
 
-static void alt_parent_release(struct device *dev)
-{
-}
-
 static int __init alt_module_init(void)
 {
-	int rc;
-
-	rc = mdev_register_driver(&alt_driver);
-	if (rc)
-		return rc;
-	alt.class = class_create(ALT_PARENT_NAME);
-	if (IS_ERR(alt.class)) {
-		rc = PTR_ERR(alt.class);
-		goto err_driver;
-	}
-	alt.dev.class = alt.class;
-	alt.dev.release = alt_parent_release;
-	dev_set_name(&alt.dev, ALT_PARENT_NAME);
-	rc = device_register(&alt.dev);
-	if (rc) {
-		put_device(&alt.dev);
-		goto err_class;
-	}
-	rc = mdev_register_parent(&alt.parent, &alt.dev, &alt_driver,
-				  alt_types, ARRAY_SIZE(alt_types));
-	if (rc)
-		goto err_device;
-	return 0;
-
-err_device:
-	device_unregister(&alt.dev);
-err_class:
-	class_destroy(alt.class);
-err_driver:
-	mdev_unregister_driver(&alt_driver);
-	return rc;
+	return test_mdev_parent_register(&alt, ALT_PARENT_NAME, &alt_driver,
+					 alt_types, ARRAY_SIZE(alt_types));
 }
 
 static void __exit alt_module_exit(void)
 {
-	mdev_unregister_parent(&alt.parent);
-	device_unregister(&alt.dev);
-	class_destroy(alt.class);
-	mdev_unregister_driver(&alt_driver);
+	test_mdev_parent_unregister(&alt, &alt_driver);
 }
 
 module_init(alt_module_init);

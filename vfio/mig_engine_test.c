@@ -26,6 +26,7 @@
 #include <linux/vfio_mig_engine.h>
 
 #include "mig_engine_test.h"
+#include "test_mdev.h"
 
 struct met_state {
 	struct vfio_device vdev;
@@ -47,11 +48,7 @@ struct met_state {
 	u32 fail;
 };
 
-static struct met_parent {
-	struct class *class;
-	struct device dev;
-	struct mdev_parent parent;
-} met;
+static struct test_mdev_parent met;
 
 static struct met_state *to_met(struct vfio_device *vdev)
 {
@@ -553,51 +550,15 @@ static struct mdev_driver met_driver = {
 	.remove = met_remove,
 };
 
-static void met_parent_release(struct device *dev)
-{
-}
-
 static int __init met_module_init(void)
 {
-	int rc;
-
-	rc = mdev_register_driver(&met_driver);
-	if (rc)
-		return rc;
-	met.class = class_create(MET_PARENT_NAME);
-	if (IS_ERR(met.class)) {
-		rc = PTR_ERR(met.class);
-		goto err_driver;
-	}
-	met.dev.class = met.class;
-	met.dev.release = met_parent_release;
-	dev_set_name(&met.dev, MET_PARENT_NAME);
-	rc = device_register(&met.dev);
-	if (rc) {
-		put_device(&met.dev);
-		goto err_class;
-	}
-	rc = mdev_register_parent(&met.parent, &met.dev, &met_driver,
-				  met_types, ARRAY_SIZE(met_types));
-	if (rc)
-		goto err_device;
-	return 0;
-
-err_device:
-	device_unregister(&met.dev);
-err_class:
-	class_destroy(met.class);
-err_driver:
-	mdev_unregister_driver(&met_driver);
-	return rc;
+	return test_mdev_parent_register(&met, MET_PARENT_NAME, &met_driver,
+					 met_types, ARRAY_SIZE(met_types));
 }
 
 static void __exit met_module_exit(void)
 {
-	mdev_unregister_parent(&met.parent);
-	device_unregister(&met.dev);
-	class_destroy(met.class);
-	mdev_unregister_driver(&met_driver);
+	test_mdev_parent_unregister(&met, &met_driver);
 }
 
 module_init(met_module_init);
