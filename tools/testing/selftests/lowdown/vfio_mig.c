@@ -70,63 +70,61 @@ struct dev {
 	int fd;
 };
 
+/* VFIO_DEVICE_FEATURE with @size bytes of @data: 0 or -errno */
+static int feature(int fd, __u32 flags, void *data, size_t size)
+{
+	struct vfio_device_feature *feat = calloc(1, sizeof(*feat) + size);
+	int rc = 0;
+
+	if (!feat)
+		return -ENOMEM;
+	feat->argsz = sizeof(*feat) + size;
+	feat->flags = flags;
+	memcpy(feat->data, data, size);
+	if (ioctl(fd, VFIO_DEVICE_FEATURE, feat))
+		rc = -errno;
+	else
+		memcpy(data, feat->data, size);
+	free(feat);
+	return rc;
+}
+
 static int set_state(int fd, __u32 state, int *data_fd)
 {
-	struct {
-		struct vfio_device_feature feat;
-		struct vfio_device_feature_mig_state mig;
-	} arg = {
-		.feat = {
-			.argsz = sizeof(arg),
-			.flags = VFIO_DEVICE_FEATURE_SET |
-				 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-		},
-		.mig = { .device_state = state, .data_fd = -1 },
+	struct vfio_device_feature_mig_state mig = {
+		.device_state = state, .data_fd = -1,
 	};
+	int rc = feature(fd, VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig,
+			 sizeof(mig));
 
-	if (ioctl(fd, VFIO_DEVICE_FEATURE, &arg))
-		return -errno;
+	if (rc)
+		return rc;
 	if (data_fd)
-		*data_fd = arg.mig.data_fd;
-	else if (arg.mig.data_fd >= 0)
-		close(arg.mig.data_fd);
+		*data_fd = mig.data_fd;
+	else if (mig.data_fd >= 0)
+		close(mig.data_fd);
 	return 0;
 }
 
 static int get_state(int fd)
 {
-	struct {
-		struct vfio_device_feature feat;
-		struct vfio_device_feature_mig_state mig;
-	} arg = {
-		.feat = {
-			.argsz = sizeof(arg),
-			.flags = VFIO_DEVICE_FEATURE_GET |
-				 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-		},
-	};
+	struct vfio_device_feature_mig_state mig = {};
+	int rc = feature(fd, VFIO_DEVICE_FEATURE_GET |
+			 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig,
+			 sizeof(mig));
 
-	if (ioctl(fd, VFIO_DEVICE_FEATURE, &arg))
-		return -errno;
-	return arg.mig.device_state;
+	return rc ? rc : (int)mig.device_state;
 }
 
 static long long data_size(int fd)
 {
-	struct {
-		struct vfio_device_feature feat;
-		struct vfio_device_feature_mig_data_size size;
-	} arg = {
-		.feat = {
-			.argsz = sizeof(arg),
-			.flags = VFIO_DEVICE_FEATURE_GET |
-				 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-		},
-	};
+	struct vfio_device_feature_mig_data_size size = {};
+	int rc = feature(fd, VFIO_DEVICE_FEATURE_GET |
+			 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, &size,
+			 sizeof(size));
 
-	if (ioctl(fd, VFIO_DEVICE_FEATURE, &arg))
-		return -errno;
-	return arg.size.stop_copy_length;
+	return rc ? rc : (long long)size.stop_copy_length;
 }
 
 static int precopy_info(int data_fd, __u64 *initial, __u64 *dirty)
