@@ -12,17 +12,17 @@
  * into a staging copy, which becomes the context only when RESUMING ends.
  * MET_CMD_FAIL makes one callback fail, for the error arcs.
  *
- * Locking: met_state::lock protects the context, its dirty blocks and the
- * staging copy.  The engine's callbacks take it under the engine's state
+ * Locking: met_state::lock protects the context (its blocks, dirty bits and
+ * staging copy: struct vfio_mig_blocks).  The engine's callbacks take it under the engine's state
  * lock; commands take it alone, or the engine's state lock first.
  */
-#include <linux/bitmap.h>
 #include <linux/device.h>
 #include <linux/mdev.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
+#include <linux/vfio_mig_blocks.h>
 #include <linux/vfio_mig_engine.h>
 
 #include "mig_engine_test.h"
@@ -34,16 +34,8 @@ struct met_state {
 	/* Protects everything below */
 	struct mutex lock;
 	enum vfio_mig_run run;
-	u8 *ctx;
-	u64 size;
-	/* Blocks written since the last image, and their count */
-	unsigned long *dirty;
-	u64 ndirty;
-	/* Context bytes written, rewrites included */
-	u64 written;
-	/* Loading: the staged context and what the stream gave so far */
-	u8 *stage;
-	bool staged_full;
+	/* The context, its dirty blocks and its staging copy */
+	struct vfio_mig_blocks ctx;
 	/* The next callback of this kind fails (enum met_fail), or 0 */
 	u32 fail;
 };
@@ -58,11 +50,6 @@ static struct met_state *to_met(struct vfio_device *vdev)
 static struct met_state *eng_to_met(struct vfio_mig_engine *eng)
 {
 	return container_of(eng, struct met_state, eng);
-}
-
-static u64 met_blocks(struct met_state *m)
-{
-	return m->size / MET_BLOCK;
 }
 
 /* Consume a MET_CMD_FAIL of @kind; lock held */
@@ -94,51 +81,20 @@ static int met_save(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 	struct met_state *m = eng_to_met(eng);
 	bool full = type == VFIO_MIG_RECORD_INITIAL ||
 		    (type == VFIO_MIG_RECORD_FINAL && !delta_ok);
-	__le64 size;
-	u64 i;
+	__le64 size = cpu_to_le64(m->ctx.size);
 	int rc = 0;
 
 	mutex_lock(&m->lock);
-	if (met_fail(m, MET_FAIL_SAVE)) {
+	if (met_fail(m, MET_FAIL_SAVE))
 		rc = -EIO;
-		goto out;
-	}
-	if (full) {
-		size = cpu_to_le64(m->size);
+	else if (full)
 		rc = vfio_mig_buf_put_tlv(buf, MET_TLV_CONFIG,
 					  VFIO_MIG_TLV_F_REQUIRED, &size,
 					  sizeof(size));
-	} else if (type == VFIO_MIG_RECORD_FINAL) {
+	else if (type == VFIO_MIG_RECORD_FINAL)
 		*flags |= VFIO_MIG_RECORD_F_DELTA;
-	}
-	for (i = 0; !rc && i < met_blocks(m); i++) {
-		struct {
-			__le64 index;
-			u8 data[MET_BLOCK];
-		} *block;
-		size_t len = sizeof(struct vfio_mig_tlv_hdr) + sizeof(*block);
-		struct vfio_mig_tlv_hdr *hdr;
-
-		if (!full && !test_bit(i, m->dirty))
-			continue;
-		/* Built in place: a block is too big for the stack */
-		hdr = vfio_mig_buf_reserve(buf, len);
-		if (!hdr) {
-			rc = -ENOMEM;
-			break;
-		}
-		hdr->type = cpu_to_le16(MET_TLV_BLOCK);
-		hdr->flags = cpu_to_le16(VFIO_MIG_TLV_F_REQUIRED);
-		hdr->length = cpu_to_le32(sizeof(*block));
-		block = (void *)(hdr + 1);
-		block->index = cpu_to_le64(i);
-		memcpy(block->data, m->ctx + i * MET_BLOCK, MET_BLOCK);
-	}
-	if (!rc) {
-		bitmap_zero(m->dirty, met_blocks(m));
-		m->ndirty = 0;
-	}
-out:
+	if (!rc)
+		rc = vfio_mig_blocks_save(&m->ctx, buf, MET_TLV_BLOCK, full);
 	mutex_unlock(&m->lock);
 	return rc;
 }
@@ -149,8 +105,8 @@ static void met_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
 	struct met_state *m = eng_to_met(eng);
 
 	mutex_lock(&m->lock);
-	*dirty_bytes = m->ndirty * MET_BLOCK;
-	*written_bytes = m->written;
+	*dirty_bytes = m->ctx.ndirty * MET_BLOCK;
+	*written_bytes = m->ctx.written;
 	mutex_unlock(&m->lock);
 }
 
@@ -161,47 +117,29 @@ static u64 met_data_size(struct vfio_mig_engine *eng)
 
 	mutex_lock(&m->lock);
 	size = vfio_mig_tlv_size(sizeof(__le64)) +
-	       met_blocks(m) * vfio_mig_tlv_size(8 + MET_BLOCK);
+	       m->ctx.size / MET_BLOCK *
+	       vfio_mig_tlv_size(VFIO_MIG_BLOCK_TLV_LEN);
 	mutex_unlock(&m->lock);
 	return size;
 }
 
-/* One record being loaded */
-struct met_load {
-	struct met_state *m;
-	bool full;
-	/* Blocks come in ascending order, each once */
-	u64 next;
-	u64 blocks;
-};
-
 static int met_load_config(void *priv, u16 type, const void *value,
 			   u32 length)
 {
-	struct met_load *load = priv;
+	struct met_state *m = priv;
 	__le64 size;
 
 	memcpy(&size, value, sizeof(size));
 	/* A device of another size: a different configuration */
-	return le64_to_cpu(size) == load->m->size ? 0 : -EINVAL;
+	return le64_to_cpu(size) == m->ctx.size ? 0 : -EINVAL;
 }
 
 static int met_load_block(void *priv, u16 type, const void *value,
 			  u32 length)
 {
-	struct met_load *load = priv;
-	struct met_state *m = load->m;
-	__le64 index;
-	u64 i;
+	struct met_state *m = priv;
 
-	memcpy(&index, value, sizeof(index));
-	i = le64_to_cpu(index);
-	if (i < load->next || i >= met_blocks(m))
-		return -EINVAL;
-	memcpy(m->stage + i * MET_BLOCK, value + sizeof(index), MET_BLOCK);
-	load->next = i + 1;
-	load->blocks++;
-	return 0;
+	return vfio_mig_blocks_consume(&m->ctx, value, length);
 }
 
 static const struct vfio_mig_tlv_desc met_tlvs[] = {
@@ -215,8 +153,8 @@ static const struct vfio_mig_tlv_desc met_tlvs[] = {
 	{
 		.type = MET_TLV_BLOCK,
 		.flags = VFIO_MIG_TLV_DESC_REPEAT,
-		.min_len = sizeof(__le64) + MET_BLOCK,
-		.max_len = sizeof(__le64) + MET_BLOCK,
+		.min_len = VFIO_MIG_BLOCK_TLV_LEN,
+		.max_len = VFIO_MIG_BLOCK_TLV_LEN,
 		.consume = met_load_block,
 	},
 };
@@ -231,12 +169,9 @@ static int met_load(struct vfio_mig_engine *eng,
 		    struct vfio_mig_parse_err *err)
 {
 	struct met_state *m = eng_to_met(eng);
-	struct met_load load = {
-		.m = m,
-		.full = rec->type == VFIO_MIG_RECORD_INITIAL ||
-			(rec->type == VFIO_MIG_RECORD_FINAL &&
-			 !(rec->flags & VFIO_MIG_RECORD_F_DELTA)),
-	};
+	bool full = rec->type == VFIO_MIG_RECORD_INITIAL ||
+		    (rec->type == VFIO_MIG_RECORD_FINAL &&
+		     !(rec->flags & VFIO_MIG_RECORD_F_DELTA));
 	int rc;
 
 	mutex_lock(&m->lock);
@@ -245,21 +180,11 @@ static int met_load(struct vfio_mig_engine *eng,
 		err->what = "injected load failure";
 		goto out;
 	}
-	if (!m->stage) {
-		m->stage = kvzalloc(m->size, GFP_KERNEL_ACCOUNT);
-		if (!m->stage) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	rc = vfio_mig_tlv_parse(&met_tlv_set, rec, payload, &load, err);
-	if (!rc && load.full && load.blocks != met_blocks(m)) {
-		rc = -EINVAL;
-		err->offset = 0;
-		err->what = "full image without every block";
-	}
-	if (!rc && load.full)
-		m->staged_full = true;
+	rc = vfio_mig_blocks_load_begin(&m->ctx);
+	if (!rc)
+		rc = vfio_mig_tlv_parse(&met_tlv_set, rec, payload, m, err);
+	if (!rc)
+		rc = vfio_mig_blocks_load_end(&m->ctx, full, err);
 out:
 	mutex_unlock(&m->lock);
 	return rc;
@@ -271,23 +196,12 @@ static int met_load_end(struct vfio_mig_engine *eng, bool commit)
 	int rc = 0;
 
 	mutex_lock(&m->lock);
-	if (commit && met_fail(m, MET_FAIL_COMMIT)) {
+	if (commit && met_fail(m, MET_FAIL_COMMIT))
 		rc = -EIO;
-		goto out;
-	}
-	if (commit && !m->staged_full) {
-		rc = -ENODATA;
-		goto out;
-	}
-	if (commit) {
-		swap(m->ctx, m->stage);
-		bitmap_zero(m->dirty, met_blocks(m));
-		m->ndirty = 0;
-	}
-	kvfree(m->stage);
-	m->stage = NULL;
-	m->staged_full = false;
-out:
+	else if (commit)
+		rc = vfio_mig_blocks_commit(&m->ctx);
+	else
+		vfio_mig_blocks_abort(&m->ctx);
 	mutex_unlock(&m->lock);
 	return rc;
 }
@@ -327,22 +241,18 @@ static const struct vfio_migration_ops met_mig_ops = {
 
 static int met_fill(struct met_state *m, const struct met_cmd *cmd)
 {
-	u64 end, i;
+	u64 end;
 	int rc = 0;
 
 	mutex_lock(&m->lock);
 	if (check_add_overflow(cmd->offset, cmd->length, &end) ||
-	    end > m->size || cmd->value > U8_MAX) {
+	    end > m->ctx.size || cmd->value > U8_MAX) {
 		rc = -EINVAL;
 	} else if (m->run == VFIO_MIG_RUN_STOP) {
 		rc = -EBUSY;
-	} else if (cmd->length) {
-		memset(m->ctx + cmd->offset, cmd->value, cmd->length);
-		for (i = cmd->offset / MET_BLOCK; i <= (end - 1) / MET_BLOCK;
-		     i++)
-			if (!__test_and_set_bit(i, m->dirty))
-				m->ndirty++;
-		m->written += cmd->length;
+	} else {
+		memset(m->ctx.data + cmd->offset, cmd->value, cmd->length);
+		vfio_mig_blocks_wrote(&m->ctx, cmd->offset, cmd->length);
 	}
 	mutex_unlock(&m->lock);
 	return rc;
@@ -350,34 +260,24 @@ static int met_fill(struct met_state *m, const struct met_cmd *cmd)
 
 static int met_resize(struct met_state *m, u64 size)
 {
-	unsigned long *dirty;
-	u8 *ctx;
-	int rc = 0;
+	struct vfio_mig_blocks ctx;
+	int rc;
 
-	if (!size || size > MET_MAX_SIZE || size % MET_BLOCK)
+	if (size > MET_MAX_SIZE)
 		return -EINVAL;
-	ctx = kvzalloc(size, GFP_KERNEL_ACCOUNT);
-	dirty = bitmap_zalloc(size / MET_BLOCK, GFP_KERNEL_ACCOUNT);
-	if (!ctx || !dirty) {
-		kvfree(ctx);
-		bitmap_free(dirty);
-		return -ENOMEM;
-	}
+	rc = vfio_mig_blocks_alloc(&ctx, size);
+	if (rc)
+		return rc;
 	/* Not during a migration: the engine's state stays put meanwhile */
 	mutex_lock(&m->eng.state_lock);
 	mutex_lock(&m->lock);
-	if (m->eng.state != VFIO_DEVICE_STATE_RUNNING) {
+	if (m->eng.state != VFIO_DEVICE_STATE_RUNNING)
 		rc = -EBUSY;
-	} else {
+	else
 		swap(m->ctx, ctx);
-		swap(m->dirty, dirty);
-		m->size = size;
-		m->ndirty = 0;
-	}
 	mutex_unlock(&m->lock);
 	mutex_unlock(&m->eng.state_lock);
-	kvfree(ctx);
-	bitmap_free(dirty);
+	vfio_mig_blocks_free(&ctx);
 	return rc;
 }
 
@@ -421,12 +321,12 @@ static ssize_t met_read(struct vfio_device *vdev, char __user *ubuf,
 	ssize_t rc;
 
 	mutex_lock(&m->lock);
-	if (*ppos >= m->size) {
+	if (*ppos >= m->ctx.size) {
 		rc = 0;
 	} else {
-		count = min_t(u64, count, m->size - *ppos);
-		rc = copy_to_user(ubuf, m->ctx + *ppos, count) ? -EFAULT :
-								  count;
+		count = min_t(u64, count, m->ctx.size - *ppos);
+		rc = copy_to_user(ubuf, m->ctx.data + *ppos, count) ?
+			-EFAULT : count;
 	}
 	mutex_unlock(&m->lock);
 	return rc;
@@ -459,17 +359,12 @@ static long met_ioctl(struct vfio_device *vdev, unsigned int cmd,
 static int met_init(struct vfio_device *vdev)
 {
 	struct met_state *m = to_met(vdev);
+	int rc;
 
+	rc = vfio_mig_blocks_alloc(&m->ctx, MET_DEFAULT_SIZE);
+	if (rc)
+		return rc;
 	mutex_init(&m->lock);
-	m->size = MET_DEFAULT_SIZE;
-	m->ctx = kvzalloc(m->size, GFP_KERNEL_ACCOUNT);
-	m->dirty = bitmap_zalloc(met_blocks(m), GFP_KERNEL_ACCOUNT);
-	if (!m->ctx || !m->dirty) {
-		kvfree(m->ctx);
-		bitmap_free(m->dirty);
-		mutex_destroy(&m->lock);
-		return -ENOMEM;
-	}
 	vfio_mig_engine_init(&m->eng, vdev, &met_engine_ops,
 			     MET_MAX_SIZE + MET_MAX_SIZE / 64);
 	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
@@ -482,9 +377,7 @@ static void met_release(struct vfio_device *vdev)
 {
 	struct met_state *m = to_met(vdev);
 
-	kvfree(m->ctx);
-	kvfree(m->stage);
-	bitmap_free(m->dirty);
+	vfio_mig_blocks_free(&m->ctx);
 	mutex_destroy(&m->lock);
 }
 

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A device context kept in 4 KiB blocks with a dirty bit each, saved into
+ * and loaded from migration records (vfio_mig_engine.h) as one TLV per
+ * block.  See drivers/vfio/mig_blocks.c.
+ */
+#ifndef __LINUX_VFIO_MIG_BLOCKS_H
+#define __LINUX_VFIO_MIG_BLOCKS_H
+
+#include <linux/types.h>
+
+struct vfio_mig_buf;
+struct vfio_mig_parse_err;
+
+#define VFIO_MIG_BLOCK 4096
+/* A block TLV's value: __le64 block index, then the block */
+#define VFIO_MIG_BLOCK_TLV_LEN (sizeof(__le64) + VFIO_MIG_BLOCK)
+
+/**
+ * struct vfio_mig_blocks - a block-granular context
+ * @data: the context, @size bytes
+ * @size: a multiple of VFIO_MIG_BLOCK
+ * @dirty: a bit per block written since the last save
+ * @ndirty: bits set in @dirty
+ * @written: bytes written, rewrites included (the limiter's churn)
+ * @stage: loading: the context being built, NULL when not loading
+ * @staged_full: a full image was loaded into @stage
+ * @next: loading a record: the lowest block index allowed next
+ * @loaded: loading a record: blocks in it so far
+ *
+ * The owner serialises every call for one context.
+ */
+struct vfio_mig_blocks {
+	u8 *data;
+	u64 size;
+	unsigned long *dirty;
+	u64 ndirty;
+	u64 written;
+	u8 *stage;
+	bool staged_full;
+	u64 next;
+	u64 loaded;
+};
+
+int vfio_mig_blocks_alloc(struct vfio_mig_blocks *b, u64 size);
+void vfio_mig_blocks_free(struct vfio_mig_blocks *b);
+void vfio_mig_blocks_wrote(struct vfio_mig_blocks *b, u64 offset, u64 length);
+int vfio_mig_blocks_save(struct vfio_mig_blocks *b, struct vfio_mig_buf *buf,
+			 u16 tlv_type, bool full);
+int vfio_mig_blocks_load_begin(struct vfio_mig_blocks *b);
+int vfio_mig_blocks_consume(struct vfio_mig_blocks *b, const void *value,
+			    u32 length);
+int vfio_mig_blocks_load_end(struct vfio_mig_blocks *b, bool full,
+			     struct vfio_mig_parse_err *err);
+int vfio_mig_blocks_commit(struct vfio_mig_blocks *b);
+void vfio_mig_blocks_abort(struct vfio_mig_blocks *b);
+
+#endif
