@@ -43,9 +43,10 @@ selftests: kernel
 		cp -f $(SRC)/tools/testing/selftests/$$t/*.sh $(KSFT)/$$t/ 2>/dev/null; \
 	done; true
 
-tools: deps
+tools: deps kernel
 	@mkdir -p $(BIN)
 	@$(MAKE) -s -C $(TOP)/tools/qmp OUTPUT=$(BIN)
+	@$(MAKE) -s -C $(TOP)/tools/migctl OUTPUT=$(BIN) KHDR_INCLUDES="$(KHDR)"
 
 checkpatch: kernel
 	@$(TOP)/kernel/checkpatch
