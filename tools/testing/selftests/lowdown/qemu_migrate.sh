@@ -11,6 +11,11 @@
 # REPORT reach drivers/vfio/access_log.c on the source, seen with the
 # function tracer) and the migration must complete.
 #
+# With LOWDOWN_QEMU_VFSIM=1, last, vfsim (the software VF) with its DMA
+# engine running, migrated the same way; the destination's records must go
+# on from the source's.  Not in make check yet: under check it hung once
+# and failed once in three runs, and passed alone (see vfsim.rst).
+#
 # Needs qemu-system-x86_64 >= 10.0 and lowdown's qmp client (QMP=path, or in
 # PATH).  Prints KTAP and a kselftest "# Totals:" line.
 
@@ -20,18 +25,10 @@ QMP=${QMP:-qmp}
 MEM=${MEM:-256M}
 PORT=${PORT:-4444}
 work=$(mktemp -d /tmp/qemu_migrate.XXXXXX)
-ntests=7 pass=0 fail=0 n=0
+ntests=7
+. "$(dirname "$0")/ktap.sh"
+[ "${LOWDOWN_QEMU_VFSIM:-0}" = 1 ] && ntests=9
 
-result() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $n $2"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n $2"
-	fi
-}
 
 cleanup() {
 	local f
@@ -154,5 +151,43 @@ echo "# DMA logging on the mdev: $starts START, $reports REPORT, $stops STOP"
 [ "$starts" -ge 1 ] && [ "$reports" -ge 1 ]
 result $? "mdev_dma_logging_used_by_qemu"
 
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ $fail = 0 ]
+# vfsim, the software VF, with its DMA engine writing into guest memory
+# from the start (sysfs traffic): the migration completes with device data,
+# and the destination's engine goes on from the source's record number
+vfsim_create() {
+	local types=/sys/class/mdev_bus/vfsim/mdev_supported_types uuid
+
+	[ -d $types ] || modprobe vfsim || return 1
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	echo "$uuid" >$types/vfsim-vf/create || return 1
+	echo "$uuid" >"$work/$uuid.mdev"
+	echo "$uuid"
+}
+
+if [ "${LOWDOWN_QEMU_VFSIM:-0}" = 1 ]; then
+rc=1
+if v1=$(vfsim_create) && v2=$(vfsim_create); then
+	echo "500 0x1000000 256 seq" >/sys/bus/mdev/devices/$v1/vfsim/traffic
+	# shellcheck disable=SC2046
+	start_qemu vsrc $(mdev_args "$v1") &&
+		start_qemu vdst $(mdev_args "$v2") -incoming "tcp:127.0.0.1:$((PORT + 2))" &&
+		sleep 1 && migrate vsrc vdst $((PORT + 2)) &&
+		[ "$(status_of vdst)" = running ] &&
+		[ "$("$QMP" "$work/vsrc.sock" query-migrate | jq -r '.vfio.transferred // 0')" -gt 4000000 ]
+	rc=$?
+fi
+result $rc "vfsim_migration_completed"
+
+rc=1
+if [ -n "${v2:-}" ]; then
+	s1=$(cat /sys/bus/mdev/devices/$v1/vfsim/seq)
+	sleep 1
+	s2=$(cat /sys/bus/mdev/devices/$v2/vfsim/seq)
+	echo "# vfsim records: source stopped at $s1, destination at $s2"
+	[ "$s1" -gt 1 ] && [ "$s2" -gt "$s1" ]
+	rc=$?
+fi
+result $rc "vfsim_destination_continues"
+fi
+
+totals

@@ -24,6 +24,7 @@
 #include "../kselftest_harness.h"
 #include "mig_sign.h"
 #include "vfio_mdev.h"
+#include "vfio_mig_uapi.h"
 #include "../../../../drivers/vfio/mig_engine_test.h"
 
 #define MDEV_TYPE_DIR "/sys/class/mdev_bus/" MET_PARENT_NAME \
@@ -69,53 +70,6 @@ struct dev {
 	char sysfs[256];
 	int fd;
 };
-
-/* VFIO_DEVICE_FEATURE with @size bytes of @data: 0 or -errno */
-static int feature(int fd, __u32 flags, void *data, size_t size)
-{
-	struct vfio_device_feature *feat = calloc(1, sizeof(*feat) + size);
-	int rc = 0;
-
-	if (!feat)
-		return -ENOMEM;
-	feat->argsz = sizeof(*feat) + size;
-	feat->flags = flags;
-	memcpy(feat->data, data, size);
-	if (ioctl(fd, VFIO_DEVICE_FEATURE, feat))
-		rc = -errno;
-	else
-		memcpy(data, feat->data, size);
-	free(feat);
-	return rc;
-}
-
-static int set_state(int fd, __u32 state, int *data_fd)
-{
-	struct vfio_device_feature_mig_state mig = {
-		.device_state = state, .data_fd = -1,
-	};
-	int rc = feature(fd, VFIO_DEVICE_FEATURE_SET |
-			 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig,
-			 sizeof(mig));
-
-	if (rc)
-		return rc;
-	if (data_fd)
-		*data_fd = mig.data_fd;
-	else if (mig.data_fd >= 0)
-		close(mig.data_fd);
-	return 0;
-}
-
-static int get_state(int fd)
-{
-	struct vfio_device_feature_mig_state mig = {};
-	int rc = feature(fd, VFIO_DEVICE_FEATURE_GET |
-			 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig,
-			 sizeof(mig));
-
-	return rc ? rc : (int)mig.device_state;
-}
 
 static long long data_size(int fd)
 {
