@@ -385,6 +385,16 @@ static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
 	return done ? done : rc;
 }
 
+/* The resuming stream is refused: once, and counted once; state_lock held */
+static void vfio_mig_refuse(struct vfio_mig_engine *eng)
+{
+	lockdep_assert_held(&eng->state_lock);
+	if (!eng->load_failed) {
+		eng->load_failed = true;
+		eng->counters.streams_rejected++;
+	}
+}
+
 static void vfio_mig_reject(struct vfio_mig_file *f, int rc,
 			    const struct vfio_mig_parse_err *err, u64 base)
 {
@@ -396,10 +406,8 @@ static void vfio_mig_reject(struct vfio_mig_file *f, int rc,
 			     base + err->offset, err->what ?: "bad record",
 			     rc);
 	mutex_lock(&eng->state_lock);
-	if (eng->resuming == f && !eng->load_failed) {
-		eng->load_failed = true;
-		eng->counters.streams_rejected++;
-	}
+	if (eng->resuming == f)
+		vfio_mig_refuse(eng);
 	mutex_unlock(&eng->state_lock);
 }
 
@@ -592,18 +600,24 @@ static __poll_t vfio_mig_poll(struct file *filp, struct poll_table_struct *wait)
 	return mask;
 }
 
-/* End the file's session; state_lock held */
-static void vfio_mig_disable(struct vfio_mig_file *f)
+/* The engine no longer points at the file; state_lock held */
+static void vfio_mig_unlink(struct vfio_mig_file *f)
 {
 	lockdep_assert_held(&f->eng->state_lock);
-	spin_lock(&f->qlock);
-	f->disabled = true;
-	spin_unlock(&f->qlock);
-	wake_up_interruptible(&f->wq);
 	if (f->eng->saving == f)
 		f->eng->saving = NULL;
 	if (f->eng->resuming == f)
 		f->eng->resuming = NULL;
+}
+
+/* End the file's session; state_lock held */
+static void vfio_mig_disable(struct vfio_mig_file *f)
+{
+	spin_lock(&f->qlock);
+	f->disabled = true;
+	spin_unlock(&f->qlock);
+	wake_up_interruptible(&f->wq);
+	vfio_mig_unlink(f);
 }
 
 static int vfio_mig_release(struct inode *inode, struct file *filp)
@@ -613,10 +627,7 @@ static int vfio_mig_release(struct inode *inode, struct file *filp)
 	struct vfio_mig_chunk *chunk, *next;
 
 	mutex_lock(&eng->state_lock);
-	if (eng->saving == f)
-		eng->saving = NULL;
-	if (eng->resuming == f)
-		eng->resuming = NULL;
+	vfio_mig_unlink(f);
 	mutex_unlock(&eng->state_lock);
 
 	list_for_each_entry_safe(chunk, next, &f->queue, node)
@@ -720,8 +731,7 @@ static struct file *vfio_mig_step(struct vfio_mig_engine *eng,
 			return ERR_PTR(-EINVAL);
 		if (!eng->load_complete) {
 			/* Cut short: the stream is over, and refused */
-			eng->load_failed = true;
-			eng->counters.streams_rejected++;
+			vfio_mig_refuse(eng);
 			dev_warn_ratelimited(&eng->vdev->device,
 					     "migration stream ended before its final record\n");
 			return ERR_PTR(-ENODATA);
