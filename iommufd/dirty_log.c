@@ -97,6 +97,13 @@
  * areas they walk stay put.  Lock order: an access's ioas_lock, iova_rwsem,
  * then @lock.
  *
+ * Tracing
+ * -------
+ * include/trace/events/iommufd_dirty.h: tracking switched on and off, each
+ * bitmap read with what the IOMMU and the log each found, and each range
+ * the log records.  A read counts the bits of the user's bitmap before, in
+ * between and after its two halves, but only while its event is on.
+ *
  * Naming: 'last' is inclusive, 'end' exclusive, as in the rest of iommufd.
  */
 #include <linux/atomic.h>
@@ -105,9 +112,11 @@
 #include <linux/iommufd.h>
 #include <linux/iommufd_dirty.h>
 #include <linux/iova_bitmap.h>
+#include <linux/ktime.h>
 #include <linux/moduleparam.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
+#include <linux/user_bitmap.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <uapi/linux/iommufd.h>
@@ -115,6 +124,9 @@
 #include "dirty_log.h"
 #include "io_pagetable.h"
 #include "iommufd_private.h"
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/iommufd_dirty.h>
 
 #define DIRTY_CHUNK_BITS (PAGE_SIZE * BITS_PER_BYTE)
 #define DIRTY_CHUNK_WORDS (PAGE_SIZE / sizeof(atomic_long_t))
@@ -333,11 +345,14 @@ static void dirty_bits_set(atomic_long_t *words, unsigned long start,
 	}
 }
 
+/* @source: IOMMUFD_DIRTY_SRC_*, for the trace */
 static void dirty_log_mark(struct iommufd_dirty_log *log, unsigned long iova,
-			   unsigned long last, gfp_t gfp)
+			   unsigned long last, gfp_t gfp, u8 source)
 {
 	unsigned long page = iova >> PAGE_SHIFT;
 	unsigned long last_page = last >> PAGE_SHIFT;
+
+	trace_iommufd_dirty_log_mark(source, iova, (u64)last - iova + 1);
 
 	for (;;) {
 		unsigned long bit = page % DIRTY_CHUNK_BITS;
@@ -374,7 +389,8 @@ void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
 
 	if (!log || !length || !dirty_log_tracking(log))
 		return;
-	dirty_log_mark(log, iova, iova + length - 1, GFP_KERNEL);
+	dirty_log_mark(log, iova, iova + length - 1, GFP_KERNEL,
+		       IOMMUFD_DIRTY_SRC_WRITE);
 }
 
 /**
@@ -401,7 +417,7 @@ void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area)
 	    !(area->iommu_prot & IOMMU_WRITE))
 		return;
 	dirty_log_mark(log, iopt_area_iova(area), iopt_area_last_iova(area),
-		       GFP_KERNEL);
+		       GFP_KERNEL, IOMMUFD_DIRTY_SRC_UNMAP);
 }
 
 /* The pins of exactly [iova, last], if any; log->lock held */
@@ -464,7 +480,8 @@ int iommufd_dirty_log_pin(struct io_pagetable *iopt, unsigned long iova,
 	mutex_unlock(&log->lock);
 
 	if (write && dirty_log_tracking(log))
-		dirty_log_mark(log, iova, last, GFP_KERNEL);
+		dirty_log_mark(log, iova, last, GFP_KERNEL,
+			       IOMMUFD_DIRTY_SRC_PIN);
 	return 0;
 }
 
@@ -531,7 +548,8 @@ void iommufd_dirty_log_unpin(struct io_pagetable *iopt, unsigned long iova,
 	mutex_unlock(&log->lock);
 
 	if (was_write && dirty_log_tracking(log))
-		dirty_log_mark(log, iova, last, GFP_KERNEL);
+		dirty_log_mark(log, iova, last, GFP_KERNEL,
+			       IOMMUFD_DIRTY_SRC_UNPIN);
 }
 
 /* A read in progress: the user's bitmap, the range it covers */
@@ -903,19 +921,20 @@ int iommufd_dirty_hwpt_set(struct iommufd_hwpt_paging *hwpt_paging,
 	struct io_pagetable *iopt = &hwpt_paging->ioas->iopt;
 	struct iommu_domain *domain = hwpt_paging->common.domain;
 	struct iommufd_dirty_log *log;
-	int rc;
+	int rc = -EOPNOTSUPP;
 
 	if (!domain->dirty_ops && !hwpt_paging->dirty.software)
-		return -EOPNOTSUPP;
+		goto out;
 
+	rc = -ENOMEM;
 	log = dirty_log_get(iopt);
 	if (!log)
-		return -ENOMEM;
+		goto out;
 
 	if (domain->dirty_ops) {
 		rc = iopt_set_dirty_tracking(iopt, domain, enable);
 		if (rc)
-			return rc;
+			goto out;
 	}
 
 	mutex_lock(&log->lock);
@@ -925,7 +944,11 @@ int iommufd_dirty_hwpt_set(struct iommufd_hwpt_paging *hwpt_paging,
 		dirty_log_stop(log, domain->dirty_ops);
 	WRITE_ONCE(hwpt_paging->dirty.enabled, enable);
 	mutex_unlock(&log->lock);
-	return 0;
+	rc = 0;
+out:
+	trace_iommufd_dirty_tracking(hwpt_paging->common.obj.id, enable,
+				     domain->dirty_ops, rc);
+	return rc;
 }
 
 /**
@@ -950,6 +973,63 @@ void iommufd_dirty_hwpt_destroy(struct iommufd_hwpt_paging *hwpt_paging)
 	mutex_unlock(&log->lock);
 }
 
+/*
+ * The iommufd_dirty_read event of one read: the weight of the user's bitmap
+ * before the read, after the IOMMU's part, and at the end.  With the event
+ * off, or a range the read refuses, nothing is weighed.
+ */
+struct dirty_read_trace {
+	const u64 __user *map;
+	u64 nbits;
+	u64 t0;
+	u64 before;
+	u64 hw;
+	u64 after;
+};
+
+static void dirty_read_trace_weigh(struct dirty_read_trace *trace, u64 *weight)
+{
+	if (trace->map && user_bitmap_weight(trace->map, trace->nbits, weight))
+		trace->map = NULL;
+}
+
+static void dirty_read_trace_begin(struct dirty_read_trace *trace,
+				   struct io_pagetable *iopt,
+				   struct iommu_hwpt_get_dirty_bitmap *cmd)
+{
+	if (!trace_iommufd_dirty_read_enabled())
+		return;
+	trace->t0 = ktime_get_ns();
+	if (iommufd_check_iova_range(iopt, cmd))
+		return;
+	trace->map = u64_to_user_ptr(cmd->data);
+	trace->nbits = div64_u64(cmd->length, cmd->page_size);
+	dirty_read_trace_weigh(trace, &trace->before);
+}
+
+static void dirty_read_trace_end(struct dirty_read_trace *trace,
+				 struct iommufd_hwpt_paging *hwpt_paging,
+				 struct iommu_hwpt_get_dirty_bitmap *cmd, int rc)
+{
+	u64 ns;
+
+	if (!trace->t0)
+		return;
+	ns = ktime_get_ns() - trace->t0;
+	dirty_read_trace_weigh(trace, &trace->after);
+	if (!trace->map || trace->hw < trace->before ||
+	    trace->after < trace->hw) {
+		/* Unreadable, or changed by userspace meanwhile: no counts */
+		trace->before = 0;
+		trace->hw = 0;
+		trace->after = 0;
+	}
+	trace_iommufd_dirty_read(hwpt_paging->common.obj.id, cmd->iova,
+				 cmd->length, cmd->page_size, cmd->flags,
+				 trace->hw - trace->before,
+				 trace->after - trace->hw, rc, ns);
+}
+
 /**
  * iommufd_dirty_hwpt_read() - IOMMU_HWPT_GET_DIRTY_BITMAP
  * @hwpt_paging: the HWPT
@@ -967,8 +1047,10 @@ int iommufd_dirty_hwpt_read(struct iommufd_hwpt_paging *hwpt_paging,
 {
 	struct io_pagetable *iopt = &hwpt_paging->ioas->iopt;
 	struct iommu_domain *domain = hwpt_paging->common.domain;
+	struct dirty_read_trace trace = {};
 	int rc;
 
+	dirty_read_trace_begin(&trace, iopt, cmd);
 	/*
 	 * A software HWPT never has dirty_ops.  Any other HWPT takes the
 	 * upstream path first, with its checks and errnos (-EOPNOTSUPP after
@@ -981,8 +1063,9 @@ int iommufd_dirty_hwpt_read(struct iommufd_hwpt_paging *hwpt_paging,
 	else
 		rc = iommufd_check_iova_range(iopt, cmd);
 	if (rc)
-		return rc;
+		goto out;
 
+	dirty_read_trace_weigh(&trace, &trace.hw);
 	down_read(&iopt->iova_rwsem);
 	if (hwpt_paging->dirty.software &&
 	    (!READ_ONCE(hwpt_paging->dirty.enabled) ||
@@ -992,6 +1075,8 @@ int iommufd_dirty_hwpt_read(struct iommufd_hwpt_paging *hwpt_paging,
 	else
 		rc = dirty_log_read(iopt, cmd);
 	up_read(&iopt->iova_rwsem);
+out:
+	dirty_read_trace_end(&trace, hwpt_paging, cmd, rc);
 	return rc;
 }
 
@@ -1061,7 +1146,8 @@ int iommufd_device_dirty_report(struct iommufd_device *idev,
 	rcu_read_lock();
 	log = rcu_dereference(idev->igroup->dirty.log);
 	if (log && dirty_log_tracking(log))
-		dirty_log_mark(log, iova, last, GFP_ATOMIC);
+		dirty_log_mark(log, iova, last, GFP_ATOMIC,
+			       IOMMUFD_DIRTY_SRC_REPORT);
 	rcu_read_unlock();
 	return 0;
 }
