@@ -67,6 +67,7 @@
 #include <linux/uaccess.h>
 #include <linux/vfio_mig_engine.h>
 #include <linux/wait.h>
+#include <trace/events/vfio_mig.h>
 
 /* A record made by the saving side: header and payload, read from @off */
 struct vfio_mig_chunk {
@@ -112,6 +113,11 @@ struct vfio_mig_file {
 	/* The stream was rejected with this errno */
 	int err;
 };
+
+static const char *vfio_mig_dev(struct vfio_mig_engine *eng)
+{
+	return dev_name(eng->vdev->dev);
+}
 
 static bool vfio_mig_precopy(enum vfio_device_mig_state state)
 {
@@ -220,11 +226,14 @@ static struct vfio_mig_chunk *vfio_mig_make(struct vfio_mig_engine *eng,
 	const size_t hdr_len = sizeof(struct vfio_mig_record_hdr);
 	struct vfio_mig_chunk *chunk;
 	u8 flags = 0;
+	u64 t0 = 0;
 	int rc;
 
 	lockdep_assert_held(&eng->state_lock);
 	if (!vfio_mig_buf_reserve(&buf, hdr_len))
 		return ERR_PTR(-ENOMEM);
+	if (trace_vfio_mig_engine_record_enabled())
+		t0 = ktime_get_ns();
 	rc = eng->ops->save(eng, type, f->next_seq > 0, &buf, &flags);
 	if (!rc && (flags & ~VFIO_MIG_RECORD_FLAGS ||
 		    ((flags & VFIO_MIG_RECORD_F_DELTA) &&
@@ -251,6 +260,9 @@ static struct vfio_mig_chunk *vfio_mig_make(struct vfio_mig_engine *eng,
 	chunk->data = buf.data;
 	chunk->len = buf.len;
 	eng->counters.records_saved++;
+	trace_vfio_mig_engine_record(vfio_mig_dev(eng), false, type,
+				     f->next_seq - 1, buf.len,
+				     t0 ? ktime_get_ns() - t0 : 0);
 	return chunk;
 }
 
@@ -286,7 +298,7 @@ static int vfio_mig_precopy_more(struct vfio_mig_engine *eng,
 {
 	u64 dirty = 0, written = 0, drained, now = ktime_get_ns();
 	struct vfio_mig_chunk *chunk;
-	bool empty;
+	bool empty, produce;
 
 	lockdep_assert_held(&eng->state_lock);
 	if (eng->saving != f || !vfio_mig_precopy(eng->state))
@@ -302,8 +314,15 @@ static int vfio_mig_precopy_more(struct vfio_mig_engine *eng,
 		vfio_mig_limiter_drained(&eng->limiter, drained);
 
 	eng->ops->dirty(eng, &dirty, &written);
-	if (!dirty ||
-	    !vfio_mig_limiter_may_produce(&eng->limiter, now, dirty, written))
+	if (!dirty)
+		return 0;
+	produce = vfio_mig_limiter_may_produce(&eng->limiter, now, dirty,
+					       written);
+	trace_vfio_mig_engine_limiter(vfio_mig_dev(eng), produce, dirty,
+				      eng->limiter.interval_ns,
+				      eng->limiter.hot,
+				      eng->limiter.stats.bytes_suppressed);
+	if (!produce)
 		return 0;
 	chunk = vfio_mig_make(eng, f, VFIO_MIG_RECORD_DELTA);
 	if (IS_ERR_OR_NULL(chunk))
@@ -418,6 +437,7 @@ static int vfio_mig_load(struct vfio_mig_file *f)
 	struct vfio_mig_engine *eng = f->eng;
 	struct vfio_mig_parse_err err = {};
 	u64 base = f->stream_off - f->rec.length;
+	u64 t0 = 0;
 	int rc;
 
 	rc = vfio_mig_record_payload_check(&f->rec, f->payload, &err);
@@ -431,8 +451,14 @@ static int vfio_mig_load(struct vfio_mig_file *f)
 		mutex_unlock(&eng->state_lock);
 		return -ENODEV;
 	}
+	if (trace_vfio_mig_engine_record_enabled())
+		t0 = ktime_get_ns();
 	rc = eng->ops->load(eng, &f->rec, f->payload, &err);
 	if (!rc) {
+		trace_vfio_mig_engine_record(vfio_mig_dev(eng), true,
+					     f->rec.type, f->rec.seq,
+					     hdr_len + f->rec.length,
+					     t0 ? ktime_get_ns() - t0 : 0);
 		eng->counters.records_loaded++;
 		if (f->rec.type == VFIO_MIG_RECORD_FINAL)
 			eng->load_complete = true;
@@ -808,8 +834,9 @@ static struct file *vfio_mig_step(struct vfio_mig_engine *eng,
 struct file *vfio_mig_engine_set_state(struct vfio_mig_engine *eng,
 				       enum vfio_device_mig_state new_state)
 {
-	enum vfio_device_mig_state next;
+	enum vfio_device_mig_state cur, next;
 	struct file *filp = NULL;
+	u64 t0;
 	int rc;
 
 	mutex_lock(&eng->state_lock);
@@ -820,7 +847,12 @@ struct file *vfio_mig_engine_set_state(struct vfio_mig_engine *eng,
 			filp = ERR_PTR(rc);
 			break;
 		}
+		t0 = trace_vfio_mig_engine_arc_enabled() ? ktime_get_ns() : 0;
+		cur = eng->state;
 		filp = vfio_mig_step(eng, next);
+		trace_vfio_mig_engine_arc(vfio_mig_dev(eng), cur, next,
+					  PTR_ERR_OR_ZERO(filp),
+					  t0 ? ktime_get_ns() - t0 : 0);
 		if (IS_ERR(filp))
 			break;
 		/* Only the last arc of a path may start a session */
