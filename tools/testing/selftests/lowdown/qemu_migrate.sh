@@ -27,6 +27,7 @@ PORT=${PORT:-4444}
 work=$(mktemp -d /tmp/qemu_migrate.XXXXXX)
 ntests=7
 . "$(dirname "$0")/ktap.sh"
+. "$(dirname "$0")/qemu_lib.sh"
 [ "${LOWDOWN_QEMU_VFSIM:-0}" = 1 ] && ntests=9
 
 
@@ -44,61 +45,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-# start_qemu NAME [QEMU ARGS...]: daemonized QEMU with QMP on $work/NAME.sock
-start_qemu() {
-	local name=$1 i
-
-	shift
-	qemu-system-x86_64 -M q35 -accel tcg -m "$MEM" -nodefaults -display none \
-		-qmp "unix:$work/$name.sock,server=on,wait=off" \
-		-pidfile "$work/$name.pid" -daemonize "$@" ||
-		return 1
-	for i in $(seq 100); do
-		[ -S "$work/$name.sock" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# migrate SRC DST PORT: migrate, print QEMU's numbers, succeed on "completed"
-migrate() {
-	local src=$1 port=$3 start state=none info= elapsed
-
-	start=$(date +%s%N)
-	"$QMP" "$work/$src.sock" migrate "{\"uri\": \"tcp:127.0.0.1:$port\"}" >/dev/null
-	for _ in $(seq 1200); do
-		info=$("$QMP" "$work/$src.sock" query-migrate) || break
-		state=$(jq -r '.status // "none"' <<<"$info")
-		case $state in completed|failed|cancelled) break ;; esac
-		sleep 0.1
-	done
-	elapsed=$((($(date +%s%N) - start) / 1000000))
-	echo "# migration $state after ${elapsed} ms wall;" \
-		"total-time $(jq -r '."total-time" // "?"' <<<"$info") ms," \
-		"downtime $(jq -r '.downtime // "?"' <<<"$info") ms," \
-		"ram transferred $(jq -r '.ram.transferred // "?"' <<<"$info") bytes," \
-		"vfio transferred $(jq -r '.vfio.transferred // "-"' <<<"$info") bytes"
-	[ "$state" = completed ]
-}
-
-# mdev_args UUID: QEMU arguments for the mdev through an iommufd backend
-mdev_args() {
-	echo "-object iommufd,id=fd0 -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$1,iommufd=fd0,enable-migration=on"
-}
-
-# mtty_create: an mtty instance; its uuid on stdout
-mtty_create() {
-	local types=/sys/class/mdev_bus/mtty/mdev_supported_types uuid
-
-	[ -d $types ] || modprobe mtty || return 1
-	uuid=$(cat /proc/sys/kernel/random/uuid)
-	echo "$uuid" >$types/mtty-1/create || return 1
-	echo "$uuid" >"$work/$uuid.mdev"
-	echo "$uuid"
-}
-
-status_of() { "$QMP" "$work/$1.sock" query-status | jq -r .status; }
 
 echo "TAP version 13"
 echo "1..$ntests"
@@ -154,16 +100,6 @@ result $? "mdev_dma_logging_used_by_qemu"
 # vfsim, the software VF, with its DMA engine writing into guest memory
 # from the start (sysfs traffic): the migration completes with device data,
 # and the destination's engine goes on from the source's record number
-vfsim_create() {
-	local types=/sys/class/mdev_bus/vfsim/mdev_supported_types uuid
-
-	[ -d $types ] || modprobe vfsim || return 1
-	uuid=$(cat /proc/sys/kernel/random/uuid)
-	echo "$uuid" >$types/vfsim-vf/create || return 1
-	echo "$uuid" >"$work/$uuid.mdev"
-	echo "$uuid"
-}
-
 if [ "${LOWDOWN_QEMU_VFSIM:-0}" = 1 ]; then
 rc=1
 if v1=$(vfsim_create) && v2=$(vfsim_create); then
