@@ -21,7 +21,7 @@ VM := $(TOP)/tools/testing/vm/run
 VM_TIMEOUT ?= 3600
 
 .PHONY: all deps kernel selftests tools checkpatch check check-full \
-	vm-shell vm-run bench bench-dirty cache-clean help
+	vm-shell vm-run bench bench-dirty bench-trace cache-clean help
 all: kernel selftests tools
 
 help:
@@ -69,6 +69,10 @@ vm-shell: kernel selftests tools
 bench-dirty: kernel selftests
 	$(VM) -t $(VM_TIMEOUT) -- bash -c \
 		'echo 512 >/proc/sys/vm/nr_hugepages; $(KSFT)/lowdown/iommufd_dirty_bench'
+
+# What the tracepoints cost, events off against on (ratios from one run)
+bench-trace: kernel selftests tools
+	$(VM) -t $(VM_TIMEOUT) -- $(TOP)/bench/trace_overhead.sh
 
 bench: deps
 	@echo "make bench: the downtime benchmark is not written yet (issue 7)."

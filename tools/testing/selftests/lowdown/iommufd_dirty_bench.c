@@ -20,7 +20,15 @@
  * measured, so only close pairs compare), the times the medians of each.
  *
  * Under TCG absolute times mean little; the ratios are the result.
+ *
+ *   iommufd_dirty_bench --trace [MIB]
+ *
+ * What lowdown's iommufd_dirty tracepoints cost: ROUNDS pairs of rounds,
+ * events off then on (through tracefs), of a software-log read (sparse and
+ * dense, best of READS each) and of emulated writes with tracking on;
+ * prints the medians of each and the median of the pairs' on / off ratios.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,9 +187,78 @@ static double median(double *v, int n)
 	return v[n / 2];
 }
 
+/* Every iommufd_dirty event on or off, through tracefs */
+static void trace_events(bool on)
+{
+	static const char * const files[] = {
+		"/sys/kernel/tracing/events/iommufd_dirty/enable",
+		"/sys/kernel/tracing/tracing_on",
+	};
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		int tfd = open(files[i], O_WRONLY);
+
+		if (tfd < 0 || write(tfd, on ? "1" : "0", 1) != 1)
+			die(files[i]);
+		close(tfd);
+	}
+}
+
+/* Paired rounds, events off then on, of reads and writes on @sw */
+static void trace_bench(struct tracked *sw, size_t size, __u64 *bitmap,
+			__u64 *mock_bits)
+{
+	static const char * const what[] = {
+		"GET_DIRTY_BITMAP sparse (us/GiB)",
+		"GET_DIRTY_BITMAP dense (us/GiB)",
+		"emulated 64-byte write (ns)",
+	};
+	double per_gib = (double)(1UL << 30) / size;
+	double offs[ROUNDS], ons[ROUNDS], ratios[ROUNDS];
+	__u32 access_id;
+	int k, i;
+
+	if (_test_cmd_create_access(fd, sw->ioas_id, &access_id, 0))
+		die("IOMMU_TEST_OP_CREATE_ACCESS");
+	printf("# iommufd_dirty_bench --trace: %zu MiB, %d pairs of rounds, events off then on\n",
+	       size >> 20, ROUNDS);
+	printf("%-34s %14s %14s %10s\n", "", "off", "on", "on / off");
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < ROUNDS; i++) {
+			int e;
+
+			for (e = 0; e < 2; e++) {
+				double t;
+
+				trace_events(e);
+				if (k == 2)
+					t = time_writes(access_id, size);
+				else
+					t = time_read(sw, size,
+						      k ? PAGE_SIZE : SZ_2M,
+						      true, bitmap, mock_bits) *
+					    per_gib / 1e3;
+				if (e)
+					ons[i] = t;
+				else
+					offs[i] = t;
+			}
+			ratios[i] = ons[i] / offs[i];
+		}
+		trace_events(false);
+		printf("%-34s %14.0f %14.0f %10.3f\n", what[k],
+		       median(offs, ROUNDS), median(ons, ROUNDS),
+		       median(ratios, ROUNDS));
+	}
+	printf("(median of each column; the ratio is the median of the pairs' ratios)\n");
+}
+
 int main(int argc, char **argv)
 {
-	size_t size = (argc > 1 ? strtoul(argv[1], NULL, 0) : 512) << 20;
+	bool trace = argc > 1 && !strcmp(argv[1], "--trace");
+	size_t size = (argc > 1 + trace ?
+		       strtoul(argv[1 + trace], NULL, 0) : 512) << 20;
 	double per_gib = (double)(1UL << 30) / size;
 	double sw_sparse, sw_dense, hw_sparse, hw_dense, off, on, ratio;
 	double offs[ROUNDS], ons[ROUNDS], ratios[ROUNDS];
@@ -206,6 +283,12 @@ int main(int argc, char **argv)
 	mock_bits = calloc(1, size / MOCK_IO_PAGE / 8 + 8);
 	if (buf == MAP_FAILED || !bitmap || !mock_bits)
 		die("memory");
+
+	if (trace) {
+		setup(&sw, buf, size, true);
+		trace_bench(&sw, size, bitmap, mock_bits);
+		return 0;
+	}
 
 	setup(&hw, buf, size, false);
 	hw_sparse = time_read(&hw, size, SZ_2M, false, bitmap, mock_bits);
