@@ -102,7 +102,8 @@
  * include/trace/events/iommufd_dirty.h: tracking switched on and off, each
  * bitmap read with what the IOMMU and the log each found, and each range
  * the log records.  A read counts the bits of the user's bitmap before, in
- * between and after its two halves, but only while its event is on.
+ * between (when the IOMMU has a half) and after its two halves, but only
+ * while its event is on.
  *
  * Naming: 'last' is inclusive, 'end' exclusive, as in the rest of iommufd.
  */
@@ -1065,7 +1066,10 @@ int iommufd_dirty_hwpt_read(struct iommufd_hwpt_paging *hwpt_paging,
 	if (rc)
 		goto out;
 
-	dirty_read_trace_weigh(&trace, &trace.hw);
+	if (hwpt_paging->dirty.software)
+		trace.hw = trace.before;
+	else
+		dirty_read_trace_weigh(&trace, &trace.hw);
 	down_read(&iopt->iova_rwsem);
 	if (hwpt_paging->dirty.software &&
 	    (!READ_ONCE(hwpt_paging->dirty.enabled) ||
