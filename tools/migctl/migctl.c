@@ -20,6 +20,11 @@
  *	-L migrates without DMA logging (memory copied once, as with no
  *	dirty tracking), -R resumes the destination and checks that its
  *	records go on from the source's.
+ *   migctl records FILE -b ADDR -w PAGES -x NEXT
+ *	check the vfsim records in a guest memory dump (QMP pmemsave, file
+ *	offset = guest physical address) of a sequential ring of PAGES pages
+ *	at ADDR: none corrupt, none missing, the last one NEXT - 1 (NEXT:
+ *	the device's next record number, sysfs seq)
  *
  * CDEV is a /dev/vfio/devices/vfioN.  Output is "key: value" lines.  Exit
  * status: 0 when everything checked out, 1 when a check failed (memory,
@@ -36,6 +41,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/iommufd.h>
@@ -62,7 +68,8 @@ static void bad_usage(void)
 		"usage: migctl arcs CDEV\n"
 		"       migctl dirty CDEV [-w PAGES] [-r RATE] [-t MS]\n"
 		"       migctl migrate SRC DST [-w PAGES] [-r RATE] [-p PATTERN] [-n ROUNDS]\n"
-		"                      [-t MS] [-c OFFSET] [-k BYTES] [-L] [-R]\n");
+		"                      [-t MS] [-c OFFSET] [-k BYTES] [-L] [-R]\n"
+		"       migctl records FILE -b ADDR -w PAGES -x NEXT\n");
 	exit(64);
 }
 
@@ -93,6 +100,8 @@ struct side {
 	uint32_t ioas;
 	unsigned char *mem;
 	size_t pages;
+	/* The IOVA (or guest address) of mem[0] */
+	uint64_t iova;
 };
 
 static int iommufd = -1;
@@ -117,6 +126,7 @@ static void side_open(struct side *s, const char *cdev, size_t pages)
 			die(2, "/dev/iommu", errno);
 	}
 	s->pages = pages;
+	s->iova = IOVA;
 	s->mem = mmap(NULL, pages * PG, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s->mem == MAP_FAILED)
@@ -237,8 +247,11 @@ static size_t copy_dirty(struct side *a, struct side *b, const uint64_t *map)
 	return n;
 }
 
-/* A record in @mem's page @i: its number, 0 if none, -1 if corrupt */
-static long long record_at(const unsigned char *mem, size_t i)
+/*
+ * A record in @mem's page @i, @mem being at IOVA @iova: its number, 0 if
+ * none, -1 if corrupt
+ */
+static long long record_at(const unsigned char *mem, uint64_t iova, size_t i)
 {
 	struct vfsim_record rec;
 	uint32_t crc;
@@ -248,7 +261,7 @@ static long long record_at(const unsigned char *mem, size_t i)
 		return 0;
 	crc = rec.crc;
 	rec.crc = 0;
-	if (crc32(&rec, sizeof(rec)) != crc || rec.iova != IOVA + i * PG)
+	if (crc32(&rec, sizeof(rec)) != crc || rec.iova != iova + i * PG)
 		return -1;
 	return rec.seq;
 }
@@ -264,7 +277,7 @@ static long long check_records(struct side *s, uint64_t next, bool seq)
 	size_t i;
 
 	for (i = 0; i < s->pages; i++) {
-		r = record_at(s->mem, i);
+		r = record_at(s->mem, s->iova, i);
 		if (r < 0) {
 			printf("records: corrupt record in page %zu\n", i);
 			return -1;
@@ -422,7 +435,7 @@ static int cmd_dirty(const char *cdev, size_t pages, uint32_t rate,
 	next = dev_seq(s.fd);
 	log_report(s.fd, pages, map);
 	for (i = 0; i < pages; i++) {
-		long long r = record_at(s.mem, i);
+		long long r = record_at(s.mem, s.iova, i);
 		bool w = r > 0 && (uint64_t)r >= first;
 
 		logged += bit(map, i);
@@ -557,12 +570,40 @@ refused:
 	return 2;
 }
 
+/* Check the records of a memory dump: see the top of the file */
+static int cmd_records(const char *path, uint64_t base, size_t pages,
+		       uint64_t next)
+{
+	struct side s = { .pages = pages, .iova = base };
+	struct stat st;
+	void *map;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die(2, path, errno);
+	if (fstat(fd, &st))
+		die(2, path, errno);
+	if ((uint64_t)st.st_size < base + pages * PG) {
+		printf("records: %s holds %lld bytes, not up to 0x%llx\n", path,
+		       (long long)st.st_size,
+		       (unsigned long long)(base + pages * PG));
+		return 1;
+	}
+	map = mmap(NULL, base + pages * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		die(2, "mmap", errno);
+	s.mem = (unsigned char *)map + base;
+	return check_records(&s, next, true) > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct mig_opts o = {
 		.pages = 1024, .rate = 2000, .rounds = 3, .ms = 200,
 		.corrupt = -1, .cut = -1,
 	};
+	uint64_t base, next;
 	const char *cmd;
 	int opt, nargs;
 
@@ -570,10 +611,18 @@ int main(int argc, char **argv)
 		bad_usage();
 	cmd = argv[1];
 	nargs = !strcmp(cmd, "migrate") ? 2 : 1;
+	base = 0;
+	next = 0;
 	/* Options may follow the devices: GNU getopt moves them first */
 	optind = 2;
-	while ((opt = getopt(argc, argv, "w:r:p:n:t:c:k:LR")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:p:n:t:c:k:b:x:LR")) != -1) {
 		switch (opt) {
+		case 'b':
+			base = strtoull(optarg, NULL, 0);
+			break;
+		case 'x':
+			next = strtoull(optarg, NULL, 0);
+			break;
 		case 'w':
 			o.pages = strtoul(optarg, NULL, 0);
 			break;
@@ -616,6 +665,8 @@ int main(int argc, char **argv)
 		return cmd_dirty(argv[optind], o.pages, o.rate, o.ms);
 	if (!strcmp(cmd, "migrate"))
 		return cmd_migrate(argv[optind], argv[optind + 1], &o);
+	if (!strcmp(cmd, "records") && next)
+		return cmd_records(argv[optind], base, o.pages, next);
 	bad_usage();
 	return 64;
 }
