@@ -11,10 +11,7 @@
 # REPORT reach drivers/vfio/access_log.c on the source, seen with the
 # function tracer) and the migration must complete.
 #
-# With LOWDOWN_QEMU_VFSIM=1, last, vfsim (the software VF) with its DMA
-# engine running, migrated the same way; the destination's records must go
-# on from the source's.  Not in make check yet: in 1 run of 3 the source's
-# DMA engine stops early, before the migration (see vfsim.rst).
+# vfsim under QEMU, with its memory checked, is qemu_vfsim.sh.
 #
 # Needs qemu-system-x86_64 >= 10.0 and lowdown's qmp client (QMP=path, or in
 # PATH).  Prints KTAP and a kselftest "# Totals:" line.
@@ -28,7 +25,6 @@ work=$(mktemp -d /tmp/qemu_migrate.XXXXXX)
 ntests=7
 . "$(dirname "$0")/ktap.sh"
 . "$(dirname "$0")/qemu_lib.sh"
-[ "${LOWDOWN_QEMU_VFSIM:-0}" = 1 ] && ntests=9
 
 
 cleanup() {
@@ -96,41 +92,5 @@ stops=$(grep -c "vfio_access_log_stop" $tracing/trace)
 echo "# DMA logging on the mdev: $starts START, $reports REPORT, $stops STOP"
 [ "$starts" -ge 1 ] && [ "$reports" -ge 1 ]
 result $? "mdev_dma_logging_used_by_qemu"
-
-# vfsim, the software VF, with its DMA engine writing into guest memory
-# from the start (sysfs traffic): the migration completes with device data,
-# and the destination's engine goes on from the source's record number
-if [ "${LOWDOWN_QEMU_VFSIM:-0}" = 1 ]; then
-rc=1
-if v1=$(vfsim_create) && v2=$(vfsim_create); then
-	# A 256 KiB context: QEMU's 300 ms downtime limit must hold the whole
-	# STOP_COPY image at the few MB/s TCG migrates at, or it never converges
-	# Traffic starts once QEMU has mapped guest memory: a DMA write to an
-	# unmapped window stops the engine, as a fault stops a VF
-	echo 262144 >/sys/bus/mdev/devices/$v1/vfsim/ctx_size &&
-		echo 262144 >/sys/bus/mdev/devices/$v2/vfsim/ctx_size &&
-		# shellcheck disable=SC2046
-		start_qemu vsrc $(mdev_args "$v1") &&
-		start_qemu vdst $(mdev_args "$v2") -incoming "tcp:127.0.0.1:$((PORT + 2))" &&
-		echo "500 0x1000000 256 seq" >/sys/bus/mdev/devices/$v1/vfsim/traffic &&
-		sleep 1 && migrate vsrc vdst $((PORT + 2)) &&
-		[ "$(status_of vdst)" = running ] &&
-		[ "$("$QMP" "$work/vsrc.sock" query-migrate | jq -r '.vfio.transferred // 0')" -gt 262144 ]
-	rc=$?
-fi
-result $rc "vfsim_migration_completed"
-
-rc=1
-if [ -n "${v2:-}" ]; then
-	s1=$(cat /sys/bus/mdev/devices/$v1/vfsim/seq)
-	sleep 1
-	s2=$(cat /sys/bus/mdev/devices/$v2/vfsim/seq)
-	echo "# vfsim records: source stopped at $s1, destination at $s2;" \
-		"source DMA errors $(cat /sys/bus/mdev/devices/$v1/vfsim/dma_errors)"
-	[ "$s1" -gt 1 ] && [ "$s2" -gt "$s1" ]
-	rc=$?
-fi
-result $rc "vfsim_destination_continues"
-fi
 
 totals

@@ -1,0 +1,221 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# End to end: unmodified QEMU 10 migrates a VM with a vfsim device (the
+# software VF, its DMA engine writing numbered records into guest memory the
+# whole time) through its iommufd backend, live, over TCP, and the guest
+# memory arrives whole:
+#
+#  1-4. lowdown: the migration completes; the source's final memory (paused
+#       in postmigrate) and the destination's (started with -S, paused) are
+#       identical byte for byte; the records in it have no gap and end
+#       where the source's device stopped; resumed, the destination's
+#       device goes on from the next number.
+#  5.   the negative control, what upstream 6.12 + QEMU 10 do: vfsim without
+#       DMA logging (no dirty tracking anywhere, migration forced with
+#       enable-migration=on): the migration completes and the memory
+#       check must see the device's writes lost.
+#  6-7. the destination QEMU killed mid-migration: the source runs on and
+#       its device keeps writing; a second migration to a new destination
+#       then completes with identical memory.
+#
+# The guests run no OS: a 3-byte firmware halts the vCPU, so the memory map
+# never changes under the device (SeaBIOS reprograms it at boot, and a DMA
+# into a window QEMU has unmapped for a moment stops vfsim, as an IOMMU
+# fault stops a VF).
+#
+# Needs QEMU >= 10, migctl and qmp (MIGCTL=, QMP=).  Prints KTAP and a
+# "# Totals:" line.
+
+set -u
+
+MIGCTL=${MIGCTL:-migctl}
+QMP=${QMP:-qmp}
+MEM=${MEM:-128M}
+PORT=${PORT:-4480}
+QBASE=0x1000000
+QPAGES=256
+work=$(mktemp -d /tmp/qemu_vfsim.XXXXXX)
+ntests=7
+. "$(dirname "$0")/ktap.sh"
+. "$(dirname "$0")/qemu_lib.sh"
+
+cleanup() {
+	local f
+
+	for f in "$work"/*.pid; do
+		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	sleep 0.5
+	for f in "$work"/*.mdev; do
+		[ -f "$f" ] && echo 1 >"/sys/bus/mdev/devices/$(cat "$f")/remove"
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The firmware: hlt; jmp back, at the reset vector of a 64 KiB image
+head -c 65536 /dev/zero >"$work/halt.bin"
+printf '\364\353\375' | dd of="$work/halt.bin" bs=1 seek=65520 conv=notrunc 2>/dev/null
+
+sysfs() { echo "/sys/bus/mdev/devices/$1/vfsim/$2"; }
+
+# pair NAME [DMA_LOGGING]: a source and a destination vfsim, a 256 KiB
+# context changing at 1 MB/s; sets ${NAME}_src, ${NAME}_dst (uuids)
+pair() {
+	local s d
+
+	s=$(vfsim_create) && d=$(vfsim_create) || return 1
+	echo "${2:-1}" >"$(sysfs "$s" dma_logging)" &&
+		echo "${2:-1}" >"$(sysfs "$d" dma_logging)" &&
+		echo 262144 >"$(sysfs "$s" ctx_size)" &&
+		echo 262144 >"$(sysfs "$d" ctx_size)" || return 1
+	printf -v "${1}_src" '%s' "$s"
+	printf -v "${1}_dst" '%s' "$d"
+}
+
+# vm NAME UUID [ARGS...]: QEMU with the vfsim, the halting firmware
+vm() {
+	local name=$1 uuid=$2
+
+	shift 2
+	# shellcheck disable=SC2046
+	start_qemu "$name" -bios "$work/halt.bin" $(mdev_args "$uuid") "$@"
+}
+
+# traffic UUID: the DMA engine on: 500 records/s into a 256-page ring
+traffic() {
+	echo "500 $QBASE $QPAGES seq" >"$(sysfs "$1" traffic)" &&
+		echo 1000000 >"$(sysfs "$1" churn)"
+}
+
+# dump NAME: the guest's memory into $work/NAME.mem
+dump() {
+	"$QMP" "$work/$1.sock" pmemsave \
+		"{\"val\": 0, \"size\": $(($(numfmt --from=iec "$MEM"))), \"filename\": \"$work/$1.mem\"}" \
+		>/dev/null
+}
+
+# differ A B: pages of the two dumps that differ
+differ() {
+	cmp -l "$work/$1.mem" "$work/$2.mem" | awk '{ print int(($1 - 1) / 4096) }' |
+		uniq | wc -l
+}
+
+# records NAME SEQ: migctl's check of the records in NAME's dump
+records() {
+	"$MIGCTL" records "$work/$1.mem" -b $QBASE -w $QPAGES -x "$2" >"$work/rec" 2>&1
+	local rc=$?
+
+	sed 's/^/# /' "$work/rec"
+	return $rc
+}
+
+seq_of() { cat "$(sysfs "$1" seq)"; }
+
+echo "TAP version 13"
+echo "1..$ntests"
+
+# 1-4: lowdown
+rc=1
+if pair a; then
+	vm asrc "$a_src" && vm adst "$a_dst" -S -incoming "tcp:127.0.0.1:$PORT" &&
+		traffic "$a_src" && sleep 1 && migrate asrc adst "$PORT"
+	rc=$?
+fi
+echo "# source device: records $(cat "$(sysfs "$a_src" records)")," \
+	"DMA errors $(cat "$(sysfs "$a_src" dma_errors)")"
+result $rc "migration_completed"
+
+rc=1
+if [ "$(status_of asrc)" = postmigrate ] && dump asrc && dump adst; then
+	npages=$(differ asrc adst)
+	echo "# pages that differ between the two memories: $npages"
+	[ "$npages" = 0 ]
+	rc=$?
+fi
+result $rc "memory_identical"
+
+last=$(seq_of "$a_src")
+records adst "$last"
+result $? "records_without_gap"
+
+rc=1
+if "$QMP" "$work/adst.sock" cont >/dev/null; then
+	sleep 1
+	now=$(seq_of "$a_dst")
+	echo "# destination device: next record $now, the source stopped before $last"
+	[ "$now" -gt "$last" ]
+	rc=$?
+fi
+result $rc "destination_continues"
+
+# 5: the negative control
+rc=1
+if pair b 0; then
+	vm bsrc "$b_src" && vm bdst "$b_dst" -S -incoming "tcp:127.0.0.1:$((PORT + 1))" &&
+		traffic "$b_src" && sleep 1 && migrate bsrc bdst $((PORT + 1)) &&
+		dump bsrc && dump bdst
+	rc=$?
+fi
+if [ $rc = 0 ]; then
+	npages=$(differ bsrc bdst)
+	echo "# without dirty tracking, pages that differ: $npages"
+	! records bdst "$(seq_of "$b_src")"
+	lost=$?
+	[ "$npages" -gt 0 ] && [ $lost = 0 ]
+	rc=$?
+fi
+result $rc "negative_control_without_tracking_loses_writes"
+
+# 6-7: the destination killed mid-migration, then a second migration.
+# 1 MB/s makes the first take seconds; the kill comes once device data flows
+rc=1
+if pair c; then
+	vm csrc "$c_src" && vm cdst1 "$c_dst" -S -incoming "tcp:127.0.0.1:$((PORT + 2))" &&
+		traffic "$c_src" && sleep 1 &&
+		"$QMP" "$work/csrc.sock" migrate-set-parameters '{"max-bandwidth": 1048576}' >/dev/null &&
+		"$QMP" "$work/csrc.sock" migrate "{\"uri\": \"tcp:127.0.0.1:$((PORT + 2))\"}" >/dev/null
+	rc=$?
+fi
+if [ $rc = 0 ]; then
+	for _ in $(seq 100); do
+		[ "$("$QMP" "$work/csrc.sock" query-migrate | jq -r '.vfio.transferred // 0')" -gt 0 ] && break
+		sleep 0.1
+	done
+	kill -9 "$(cat "$work/cdst1.pid")"
+	rm -f "$work/cdst1.pid"
+	for _ in $(seq 100); do
+		state=$("$QMP" "$work/csrc.sock" query-migrate | jq -r .status)
+		[ "$state" = failed ] && break
+		sleep 0.1
+	done
+	s1=$(seq_of "$c_src")
+	sleep 1
+	s2=$(seq_of "$c_src")
+	echo "# after the kill: migration $state, source $(status_of csrc)," \
+		"its device wrote records $s1 -> $s2," \
+		"DMA errors $(cat "$(sysfs "$c_src" dma_errors)")"
+	[ "$state" = failed ] && [ "$(status_of csrc)" = running ] && [ "$s2" -gt "$s1" ]
+	rc=$?
+fi
+result $rc "destination_killed_source_runs_on"
+
+rc=1
+if [ -n "${c_dst:-}" ]; then
+	# A fresh destination device: the killed QEMU's was mid-RESUMING
+	d2=$(vfsim_create) && echo 262144 >"$(sysfs "$d2" ctx_size)" &&
+		vm cdst2 "$d2" -S -incoming "tcp:127.0.0.1:$((PORT + 3))" &&
+		"$QMP" "$work/csrc.sock" migrate-set-parameters '{"max-bandwidth": 1073741824}' >/dev/null &&
+		migrate csrc cdst2 $((PORT + 3)) && dump csrc && dump cdst2
+	rc=$?
+	if [ $rc = 0 ]; then
+		npages=$(differ csrc cdst2)
+		echo "# second migration: pages that differ: $npages"
+		records cdst2 "$(seq_of "$c_src")" && [ "$npages" = 0 ]
+		rc=$?
+	fi
+fi
+result $rc "second_migration_completes_whole"
+
+totals
