@@ -16,6 +16,9 @@
 #	device and state, and the dirty-bitmap reads
 #   migphases.sh run CMD [ARG...]
 #	both, with a temporary file
+#   migphases.sh summary [FILE]
+#	the summary of perf script or tracefs (/sys/kernel/tracing/trace)
+#	text in FILE or on stdin
 #
 # The summary reads `perf script -F time,event,trace` lines, whose fields
 # are the events' key=value pairs (Documentation/lowdown/tracing.rst).
@@ -26,7 +29,7 @@ PERF=${PERF:-perf}
 EVENTS='vfio_*:*,iommufd_*:*'
 
 usage() {
-	sed -n '3,22s/^# \{0,1\}//p' "$0" >&2
+	sed -n '3,25s/^# \{0,1\}//p' "$0" >&2
 	exit 64
 }
 
@@ -44,9 +47,9 @@ record() {
 summary() {
 	awk '
 	# The key=value pairs of the event in f[], numbers as numbers
-	function kv(    i, p, v) {
+	function kv(from,    i, p, v) {
 		delete f
-		for (i = 3; i <= NF; i++) {
+		for (i = from; i <= NF; i++) {
 			p = index($i, "=")
 			if (!p)
 				continue
@@ -62,11 +65,19 @@ summary() {
 		stopto["STOP"] = stopto["STOP_COPY"] = 1
 		stopto["RUNNING_P2P"] = stopto["PRE_COPY_P2P"] = 1 }
 	{
-		t = $1; sub(/:$/, "", t); t *= 1e9
-		ev = $2; sub(/:$/, "", ev); sub(/^.*:/, "", ev)
+		# perf script: "TIME: SYS:EVENT: k=v ..."; tracefs: "TASK-PID
+		# [CPU] FLAGS TIME: EVENT: k=v ..."
+		ti = 0
+		for (i = 1; i <= NF && !ti; i++)
+			if ($i ~ /^[0-9]+\.[0-9]+:$/)
+				ti = i
+		if (!ti || ti == NF)
+			next
+		t = $ti; sub(/:$/, "", t); t *= 1e9
+		ev = $(ti + 1); sub(/:$/, "", ev); sub(/^.*:/, "", ev)
 		if (t0 == "") t0 = t
 		count[ev]++
-		kv()
+		kv(ti + 2)
 		dev = f["dev"]
 	}
 	ev == "vfio_mig_set_state" {
@@ -146,6 +157,10 @@ record)
 report)
 	shift
 	report "$@"
+	;;
+summary)
+	shift
+	summary <"${1:-/dev/stdin}"
 	;;
 run)
 	shift
