@@ -47,6 +47,7 @@ tools: deps kernel
 	@mkdir -p $(BIN)
 	@$(MAKE) -s -C $(TOP)/tools/qmp OUTPUT=$(BIN)
 	@$(MAKE) -s -C $(TOP)/tools/migctl OUTPUT=$(BIN) KHDR_INCLUDES="$(KHDR)"
+	@$(CC) -O2 -Wall -Wextra -Werror -o $(BIN)/linkbw $(TOP)/bench/linkbw.c
 
 checkpatch: kernel
 	@$(TOP)/kernel/checkpatch
@@ -74,9 +75,16 @@ bench-dirty: kernel selftests
 bench-trace: kernel selftests tools
 	$(VM) -t $(VM_TIMEOUT) -- $(TOP)/bench/trace_overhead.sh
 
-bench: deps
-	@echo "make bench: the downtime benchmark is not written yet (issue 7)."
-	@echo "What exists: make check, make check-full, make vm-shell, make vm-run CMD=..."
+# The downtime benchmark: the default matrix in the VM; results (JSON,
+# markdown, PNG) in $(BENCH_OUT).  MATRIX=quick|default|full,
+# BASELINE=FILE.json to fail on regressions.
+BENCH_OUT ?= $(TOP)/bench/out
+MATRIX ?= default
+bench: kernel selftests tools
+	@mkdir -p $(BENCH_OUT)
+	$(VM) -q -t $(VM_TIMEOUT) -o $(BENCH_OUT) -- $(TOP)/bench/downtime.sh \
+		-m $(MATRIX) $(if $(BASELINE),-c $(abspath $(BASELINE)))
+	@cat $(BENCH_OUT)/downtime.md
 
 cache-clean:
 	rm -rf $(OBJ)
