@@ -5,7 +5,7 @@
  *   linkbw -s PORT               receive one transfer, then exit
  *   linkbw -c ADDR PORT MIB      send MIB MiB, print the rate
  *
- * The sender times from connect() to the receiver's acknowledgement that
+ * The sender times from connect() to the receiver's acknowledgment that
  * every byte arrived, and prints "BYTES NANOSECONDS BITS_PER_SECOND".
  */
 #include <arpa/inet.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK (1 << 20)
+#define CHUNK (1024 * 1024)
 
 static void die(const char *what)
 {
@@ -99,7 +99,7 @@ static int send_mib(const char *addr, int port, long mib)
 		left -= n;
 	}
 	if (shutdown(s, SHUT_WR) || read(s, &ack, 1) != 1)
-		die("acknowledgement");
+		die("acknowledgment");
 	t0 = now_ns() - t0;
 	printf("%lld %lld %.0f\n", bytes, t0, bytes * 8e9 / t0);
 	return 0;
