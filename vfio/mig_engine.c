@@ -890,15 +890,22 @@ EXPORT_SYMBOL_GPL(vfio_mig_engine_get_state);
  * @stop_copy_length: the estimated bytes of the STOP_COPY data
  *
  * The driver's estimate of a FINAL image plus its record header; any state.
+ * In a PRE_COPY session that has made an image the FINAL may be a delta,
+ * and the driver estimates that.
  *
  * Return: 0.
  */
 int vfio_mig_engine_data_size(struct vfio_mig_engine *eng,
 			      unsigned long *stop_copy_length)
 {
+	bool delta_ok;
+
 	mutex_lock(&eng->state_lock);
+	delta_ok = eng->saving && vfio_mig_precopy(eng->state) &&
+		   eng->saving->next_seq > 0;
 	*stop_copy_length = sizeof(struct vfio_mig_record_hdr) +
-			    min(eng->ops->data_size(eng), eng->max_payload);
+			    min(eng->ops->data_size(eng, delta_ok),
+				eng->max_payload);
 	mutex_unlock(&eng->state_lock);
 	return 0;
 }

@@ -110,7 +110,7 @@ static void met_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
 	mutex_unlock(&m->lock);
 }
 
-static u64 met_data_size(struct vfio_mig_engine *eng)
+static u64 met_data_size(struct vfio_mig_engine *eng, bool delta_ok)
 {
 	struct met_state *m = eng_to_met(eng);
 	u64 size;

@@ -345,7 +345,8 @@ static void vfsim_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
 	mutex_unlock(&vf->lock);
 }
 
-static u64 vfsim_data_size(struct vfio_mig_engine *eng)
+/* A FINAL image: the whole context, or with @delta_ok its dirty blocks */
+static u64 vfsim_data_size(struct vfio_mig_engine *eng, bool delta_ok)
 {
 	struct vfsim *vf = eng_to_vfsim(eng);
 	u64 size;
@@ -353,7 +354,7 @@ static u64 vfsim_data_size(struct vfio_mig_engine *eng)
 	mutex_lock(&vf->lock);
 	size = vfio_mig_tlv_size(sizeof(struct vfsim_tlv_config)) +
 	       vfio_mig_tlv_size(sizeof(struct vfsim_tlv_state)) +
-	       vf->ctx.size / VFIO_MIG_BLOCK *
+	       (delta_ok ? vf->ctx.ndirty : vf->ctx.size / VFIO_MIG_BLOCK) *
 	       vfio_mig_tlv_size(VFIO_MIG_BLOCK_TLV_LEN);
 	mutex_unlock(&vf->lock);
 	return size;

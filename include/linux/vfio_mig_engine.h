@@ -70,7 +70,10 @@ struct vfio_mig_buf {
  *	context bytes written, rewrites included (*@written_bytes).  Feeds
  *	VFIO_MIG_GET_PRECOPY_INFO and the limiter.
  * @data_size: the estimated payload size of a FINAL image, for
- *	VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.
+ *	VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.  @delta_ok as for @save: in a
+ *	PRE_COPY session that sent an image, the FINAL may be a delta, and
+ *	the estimate should be of what changed (QEMU waits until its
+ *	estimate fits the downtime limit).
  * @load: take one whole, intact record on the target: header and payload
  *	checksums and the record order are already checked.  Parse with
  *	vfio_mig_tlv_parse() into staging state; nothing may reach the running
@@ -89,7 +92,7 @@ struct vfio_mig_engine_ops {
 		    struct vfio_mig_buf *buf, u8 *flags);
 	void (*dirty)(struct vfio_mig_engine *eng, u64 *dirty_bytes,
 		      u64 *written_bytes);
-	u64 (*data_size)(struct vfio_mig_engine *eng);
+	u64 (*data_size)(struct vfio_mig_engine *eng, bool delta_ok);
 	int (*load)(struct vfio_mig_engine *eng,
 		    const struct vfio_mig_record *rec, const void *payload,
 		    struct vfio_mig_parse_err *err);
