@@ -466,7 +466,7 @@ static int cmd_migrate(const char *src_cdev, const char *dst_cdev,
 		       struct mig_opts *o)
 {
 	uint64_t *map = calloc((o->pages + 63) / 64, 8), next;
-	long long sent = 0, pre = 0, stop, n;
+	long long sent = 0, pre = 0, stop, n, size_run, size_pre = -1;
 	size_t dirty_pages = 0, diff = 0, i, ilen, jlen;
 	unsigned char *img_a, *img_b;
 	struct side a, b;
@@ -478,6 +478,7 @@ static int cmd_migrate(const char *src_cdev, const char *dst_cdev,
 	traffic(a.fd, o->pages, o->rate, o->pattern);
 	sleep_ms(o->ms);
 
+	size_run = data_size(a.fd);
 	must_state(b.fd, VFIO_DEVICE_STATE_RESUMING, &dfd);
 	if (!o->no_log)
 		log_start(a.fd, o->pages);
@@ -498,6 +499,12 @@ static int cmd_migrate(const char *src_cdev, const char *dst_cdev,
 			goto refused;
 		pre += n;
 	}
+
+	/* What the device says STOP_COPY will take, now and before PRE_COPY */
+	if (sfd >= 0)
+		size_pre = data_size(a.fd);
+	printf("data-size: running %lld, end of pre-copy %lld\n", size_run,
+	       size_pre);
 
 	/* Downtime: stop, the last dirty pages, the rest of the device */
 	if (sfd < 0)

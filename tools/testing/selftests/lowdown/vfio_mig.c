@@ -71,16 +71,6 @@ struct dev {
 	int fd;
 };
 
-static long long data_size(int fd)
-{
-	struct vfio_device_feature_mig_data_size size = {};
-	int rc = feature(fd, VFIO_DEVICE_FEATURE_GET |
-			 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, &size,
-			 sizeof(size));
-
-	return rc ? rc : (long long)size.stop_copy_length;
-}
-
 static int precopy_info(int data_fd, __u64 *initial, __u64 *dirty)
 {
 	struct vfio_precopy_info info = { .argsz = sizeof(info) };

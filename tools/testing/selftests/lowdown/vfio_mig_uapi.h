@@ -32,6 +32,17 @@ static int feature(int fd, __u32 flags, void *data, size_t size)
 	return rc;
 }
 
+/* VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: the bytes, or -errno */
+static long long data_size(int fd)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+	int rc = feature(fd, VFIO_DEVICE_FEATURE_GET |
+			 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, &size,
+			 sizeof(size));
+
+	return rc ? rc : (long long)size.stop_copy_length;
+}
+
 /* Set a state; the data fd (or -1) in *@data_fd, else it is closed */
 static int set_state(int fd, __u32 state, int *data_fd)
 {
