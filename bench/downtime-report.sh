@@ -56,14 +56,14 @@ jq -r '
 	def x: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
 	"| scenario | status | downtime ms | total ms | setup ms | RAM precopy MB | downtime MB (RAM + device) | device PRE_COPY MB | device STOP_COPY MB | kernel: stop / final read / dirty sync / load / resume ms | memory | floor ms (link) | × floor | floor ms (QEMU tput) | × floor |",
 	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-	(.[] | "| \(.scenario.mode) ram=\(.scenario.ram) link=\(.scenario.link)\(if .scenario.rate != 2000 then " rate=\(.scenario.rate)" else "" end)\(if .scenario.churn != "10M" then " churn=\(.scenario.churn)" else "" end) | \(.status) | \(.qemu.downtime_ms // "-") | \(.qemu.total_ms // "-") | \(.qemu.setup_ms // "-") | \(.qemu.ram_precopy_bytes | mb) | \(.downtime_bytes | mb) | \(.device.precopy_bytes | mb) | \(.device.stop_copy_bytes | mb) | \(.kernel_us.stop_arcs | usms) / \(.kernel_us.final_read | usms) / \(.kernel_us.final_dirty_sync | usms) / \(.kernel_us.device_load | usms) / \(.kernel_us.resume_arcs | usms) | \(if .memory.identical then "identical" elif .memory.pages_differ < 0 then "-" else "**\(.memory.pages_differ) pages differ**" end) | \(.floor_ms | ms) | \(.vs_floor | x) | \(.floor_qemu_ms | ms) | \(.vs_floor_qemu | x) |")
+	(.[] | "| \(.scenario.mode) ram=\(.scenario.ram) link=\(.scenario.link)\(if .scenario.rate != 2000 then " rate=\(.scenario.rate)" else "" end)\(if .scenario.churn != "1M" then " churn=\(.scenario.churn)" else "" end) | \(.status) | \(.qemu.downtime_ms // "-") | \(.qemu.total_ms // "-") | \(.qemu.setup_ms // "-") | \(.qemu.ram_precopy_bytes | mb) | \(.downtime_bytes | mb) | \(.device.precopy_bytes | mb) | \(.device.stop_copy_bytes | mb) | \(.kernel_us.stop_arcs | usms) / \(.kernel_us.final_read | usms) / \(.kernel_us.final_dirty_sync | usms) / \(.kernel_us.device_load | usms) / \(.kernel_us.resume_arcs | usms) | \(if .memory.identical then "identical" elif .memory.pages_differ < 0 then "-" else "**\(.memory.pages_differ) pages differ**" end) | \(.floor_ms | ms) | \(.vs_floor | x) | \(.floor_qemu_ms | ms) | \(.vs_floor_qemu | x) |")
 ' "$res" >"$md" || exit 1
 
 # The targets, from the scenarios that exist
 jq -r '
 	def pick(m; r): [.[] | select(.scenario.mode == m and .scenario.ram == r
 		and .scenario.link == "1gbit" and .scenario.rate == 2000
-		and .scenario.churn == "10M")][0];
+		and .scenario.churn == "1M")][0];
 	def total: (.qemu.ram_precopy_bytes // 0) + (.qemu.ram_downtime_bytes // 0)
 		+ (.qemu.vfio_bytes // 0);
 	def r2: . * 100 | round / 100;
