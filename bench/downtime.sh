@@ -121,22 +121,14 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d /tmp/downtime.XXXXXX)
 results=$work/results.jsonl
 : >"$results"
+. "$top/tools/testing/selftests/lowdown/qemu_lib.sh"
 
 cleanup() {
-	local f
-
-	for f in "$work"/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-	done
-	sleep 0.5
-	for f in "$work"/*.mdev; do
-		[ -f "$f" ] && echo 1 >"/sys/bus/mdev/devices/$(cat "$f")/remove"
-	done
 	ip netns del lds 2>/dev/null
 	ip netns del ldd 2>/dev/null
 	[ -w $CONSERVATIVE ] && echo 0 >$CONSERVATIVE
 	echo 0 >$T/tracing_on 2>/dev/null
-	rm -rf "$work"
+	qemu_reap -9
 }
 trap cleanup EXIT
 
@@ -168,17 +160,6 @@ link_measure() {
 	bps=$(ip netns exec lds "$LINKBW" -c $DST_IP $((PORT - 1)) 128 | awk '{ print $3 }')
 	wait
 	echo "${bps:-0}"
-}
-
-# vfsim_new NAME: a vfsim instance; its uuid in $NAME
-vfsim_new() {
-	local types=/sys/class/mdev_bus/vfsim/mdev_supported_types uuid
-
-	[ -d $types ] || modprobe vfsim || return 1
-	uuid=$(cat /proc/sys/kernel/random/uuid)
-	echo "$uuid" >$types/vfsim-vf/create || return 1
-	echo "$uuid" >"$work/$uuid.mdev"
-	printf -v "$1" '%s' "$uuid"
 }
 
 vfsim_drop() {
@@ -278,7 +259,7 @@ run() {
 	bps=$(link_measure)
 	img=$(ram_image "$ram")
 
-	vfsim_new s && vfsim_new d || return 1
+	s=$(vfsim_create) && d=$(vfsim_create) || return 1
 	for v in "$s" "$d"; do
 		echo "$(bytes_of "$ctx")" >"/sys/bus/mdev/devices/$v/vfsim/ctx_size"
 		[ "$mode" = notrack ] && echo 0 >"/sys/bus/mdev/devices/$v/vfsim/dma_logging"
@@ -403,8 +384,7 @@ run() {
 }
 
 modprobe vfsim 2>/dev/null
-head -c 65536 /dev/zero >"$work/halt.bin"
-printf '\364\353\375' | dd of="$work/halt.bin" bs=1 seek=65520 conv=notrunc 2>/dev/null
+halt_firmware "$work/halt.bin"
 
 i=0
 for sc in "${scenarios[@]}"; do

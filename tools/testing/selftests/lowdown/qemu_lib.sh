@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# QEMU helpers for the selftests that run QEMU inside the test VM, sourced
-# after $work (a scratch directory the caller cleans up, killing the QEMUs
-# whose pid files it finds there and removing the mdevs named in its *.mdev
-# files) and $QMP (lowdown's qmp client) are set.
+# QEMU helpers for the selftests (and bench/downtime.sh) that run QEMU inside
+# the test VM, sourced after $work (a scratch directory) and $QMP (lowdown's
+# qmp client) are set.  QEMUs leave their pid files and mdevs their *.mdev
+# files in $work, for qemu_reap.
 
 # start_qemu NAME [QEMU ARGS...]: daemonized QEMU with QMP on $work/NAME.sock
 start_qemu() {
@@ -69,4 +69,29 @@ vfsim_create() {
 	echo "$uuid" >$types/vfsim-vf/create || return 1
 	echo "$uuid" >"$work/$uuid.mdev"
 	echo "$uuid"
+}
+
+# qemu_reap [-9]: kill the QEMUs whose pid files are in $work (with
+# SIGKILL given -9), remove the mdevs named in its *.mdev files, and $work
+qemu_reap() {
+	local f
+
+	for f in "$work"/*.pid; do
+		[ -f "$f" ] && kill "$@" "$(cat "$f")" 2>/dev/null
+	done
+	sleep 0.5
+	for f in "$work"/*.mdev; do
+		[ -f "$f" ] && echo 1 >"/sys/bus/mdev/devices/$(cat "$f")/remove"
+	done
+	rm -rf "$work"
+}
+
+# halt_firmware FILE: a 64 KiB firmware image for -bios whose reset vector
+# halts the vCPU (hlt; jmp back): a guest without an OS whose memory map
+# never changes (SeaBIOS reprograms it at boot, and a DMA into a window
+# QEMU has unmapped for a moment stops vfsim, as an IOMMU fault stops a VF)
+halt_firmware() {
+	head -c 65536 /dev/zero >"$1" &&
+		printf '\364\353\375' |
+		dd of="$1" bs=1 seek=65520 conv=notrunc 2>/dev/null
 }

@@ -28,17 +28,8 @@ ntests=7
 
 
 cleanup() {
-	local f
-
-	for f in "$work"/*.pid; do
-		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-	done
-	sleep 0.5
-	for f in "$work"/*.mdev; do
-		[ -f "$f" ] && echo 1 >"/sys/bus/mdev/devices/$(cat "$f")/remove"
-	done
 	[ -n "${tracing:-}" ] && echo nop >"$tracing/current_tracer"
-	rm -rf "$work"
+	qemu_reap
 }
 trap cleanup EXIT
 

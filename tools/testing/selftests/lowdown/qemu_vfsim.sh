@@ -20,9 +20,7 @@
 #       then completes with identical memory.
 #
 # The guests run no OS: a 3-byte firmware halts the vCPU, so the memory map
-# never changes under the device (SeaBIOS reprograms it at boot, and a DMA
-# into a window QEMU has unmapped for a moment stops vfsim, as an IOMMU
-# fault stops a VF).
+# never changes under the device (halt_firmware in qemu_lib.sh).
 #
 # Needs QEMU >= 10, migctl and qmp (MIGCTL=, QMP=).  Prints KTAP and a
 # "# Totals:" line.
@@ -40,23 +38,9 @@ ntests=7
 . "$(dirname "$0")/ktap.sh"
 . "$(dirname "$0")/qemu_lib.sh"
 
-cleanup() {
-	local f
+trap 'qemu_reap -9' EXIT
 
-	for f in "$work"/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-	done
-	sleep 0.5
-	for f in "$work"/*.mdev; do
-		[ -f "$f" ] && echo 1 >"/sys/bus/mdev/devices/$(cat "$f")/remove"
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-# The firmware: hlt; jmp back, at the reset vector of a 64 KiB image
-head -c 65536 /dev/zero >"$work/halt.bin"
-printf '\364\353\375' | dd of="$work/halt.bin" bs=1 seek=65520 conv=notrunc 2>/dev/null
+halt_firmware "$work/halt.bin"
 
 sysfs() { echo "/sys/bus/mdev/devices/$1/vfsim/$2"; }
 

@@ -38,17 +38,8 @@ ntests=10
 . "$(dirname "$0")/qemu_lib.sh"
 
 cleanup() {
-	local f
-
 	events_off
-	for f in "$work"/*.pid; do
-		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-	done
-	sleep 0.5
-	for f in "$work"/*.mdev; do
-		[ -f "$f" ] && echo 1 >"/sys/bus/mdev/devices/$(cat "$f")/remove"
-	done
-	rm -rf "$work"
+	qemu_reap
 }
 trap cleanup EXIT
 
