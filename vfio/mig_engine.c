@@ -33,10 +33,15 @@
  * VFIO_MIG_GET_PRECOPY_INFO reports what is queued: initial_bytes, the
  * unread part of the INITIAL record (never grows), and dirty_bytes, the
  * unread part of DELTA records.  When the queue is empty, an info request
- * or a read() asks the limiter (mig_limiter.c) whether a new image may go;
- * if it may and the driver reports changes, a DELTA is made and queued.
- * Otherwise both counts are zero and read() fails with ENOMSG, the uAPI's
- * temporary end of stream.  poll() reports readable while something is
+ * or a read() asks the limiter (mig_limiter.c) whether a new image may go.
+ * If it may and the driver reports changes, read() makes a DELTA, queues
+ * it and reads from it; an info request only reports the DELTA's estimated
+ * size in dirty_bytes and makes nothing.  Userspace asks for the info last
+ * of all just before it stops the device, and a DELTA made then would
+ * travel inside the downtime, ahead of the FINAL image that carries the
+ * same changes anyway.  When no image may go, both counts are zero and
+ * read() fails with ENOMSG, the uAPI's temporary end of stream.  poll()
+ * reports readable while something is
  * queued or the stream has ended; in PRE_COPY, data that only the limiter
  * holds back does not wake it.
  *
@@ -289,12 +294,14 @@ static void vfio_mig_queue(struct vfio_mig_file *f,
 }
 
 /*
- * In PRE_COPY with nothing queued: make a DELTA if the limiter lets one go
- * and the context changed.  Return: 1 when one was queued, 0 when there is
- * no new data for now, or an errno.  state_lock held.
+ * In PRE_COPY with nothing queued: may a DELTA go, and did the context
+ * change?  With @estimate NULL (read()) make and queue the DELTA; otherwise
+ * (an info request) only store its estimated size in *@estimate, header
+ * included.  Return: 1 when one was queued (or may be), 0 when there is no
+ * new data for now, or an errno.  state_lock held.
  */
 static int vfio_mig_precopy_more(struct vfio_mig_engine *eng,
-				 struct vfio_mig_file *f)
+				 struct vfio_mig_file *f, u64 *estimate)
 {
 	u64 dirty = 0, written = 0, drained, now = ktime_get_ns();
 	struct vfio_mig_chunk *chunk;
@@ -324,6 +331,10 @@ static int vfio_mig_precopy_more(struct vfio_mig_engine *eng,
 				      eng->limiter.stats.bytes_suppressed);
 	if (!produce)
 		return 0;
+	if (estimate) {
+		*estimate = sizeof(struct vfio_mig_record_hdr) + dirty;
+		return 1;
+	}
 	chunk = vfio_mig_make(eng, f, VFIO_MIG_RECORD_DELTA);
 	if (IS_ERR_OR_NULL(chunk))
 		return PTR_ERR_OR_ZERO(chunk);
@@ -364,7 +375,7 @@ static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
 			if (end || done)
 				break;
 			mutex_lock(&eng->state_lock);
-			rc = vfio_mig_precopy_more(eng, f);
+			rc = vfio_mig_precopy_more(eng, f, NULL);
 			mutex_unlock(&eng->state_lock);
 			if (!rc)
 				rc = -ENOMSG;
@@ -576,6 +587,7 @@ static long vfio_mig_ioctl(struct file *filp, unsigned int cmd,
 	struct vfio_mig_engine *eng = f->eng;
 	struct vfio_precopy_info info;
 	unsigned long minsz;
+	u64 estimate = 0;
 	int rc;
 
 	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
@@ -591,15 +603,16 @@ static long vfio_mig_ioctl(struct file *filp, unsigned int cmd,
 	if (f->resuming || eng->saving != f || !vfio_mig_precopy(eng->state)) {
 		rc = -EINVAL;
 	} else {
-		rc = vfio_mig_precopy_more(eng, f);
+		rc = vfio_mig_precopy_more(eng, f, &estimate);
 		if (rc > 0)
 			rc = 0;
 	}
 	mutex_unlock(&eng->state_lock);
 	if (!rc) {
+		/* A queue that is not empty leaves @estimate 0 */
 		spin_lock(&f->qlock);
 		info.initial_bytes = f->initial_left;
-		info.dirty_bytes = f->dirty_left;
+		info.dirty_bytes = f->dirty_left + estimate;
 		spin_unlock(&f->qlock);
 	}
 	mutex_unlock(&f->lock);

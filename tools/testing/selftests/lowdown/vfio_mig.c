@@ -438,13 +438,16 @@ TEST_F(mig, stop_copy_moves_the_context)
 /*
  * PRE_COPY with the limiter off: PRECOPY_INFO's initial_bytes only falls,
  * by exactly what was read; a drained stream reads ENOMSG with both counts
- * zero; a change makes a DELTA, counted in dirty_bytes; STOP_COPY ends
- * with a FINAL delta and end of stream for good.  Records come in order,
- * numbered from 0, and the destination ends up with the source's context.
+ * zero; a change shows in dirty_bytes and the read() after it makes the
+ * DELTA: an info request makes none, so changes between the request and
+ * the read go in the same DELTA.  STOP_COPY ends with a FINAL delta and end
+ * of stream for good.  Records come in order, numbered from 0, and the
+ * destination ends up with the source's context.
  */
 TEST_F(mig, precopy_info_and_images)
 {
 	__u64 initial = 0, dirty = 0, last;
+	unsigned long long images, images0;
 	unsigned char piece[1000];
 	struct stream s = {};
 	int data_fd = -1, i;
@@ -483,6 +486,23 @@ TEST_F(mig, precopy_info_and_images)
 		ASSERT_LT(MET_BLOCK, dirty);
 		ASSERT_EQ(-ENOMSG, read_stream(data_fd, &s, 777));
 	}
+	/* Two changes, an info request between them: one DELTA, made by read */
+	ASSERT_EQ(0, sysfs_get(&self->src, "images", &images0));
+	ASSERT_EQ(0, met_do(self->src.fd, MET_CMD_FILL, 0x60, 20 * MET_BLOCK,
+			    1));
+	ASSERT_EQ(0, precopy_info(data_fd, &initial, &dirty));
+	ASSERT_EQ(0, initial);
+	ASSERT_LT(MET_BLOCK, dirty);
+	last = dirty;
+	ASSERT_EQ(0, sysfs_get(&self->src, "images", &images));
+	ASSERT_EQ(images0, images);
+	ASSERT_EQ(0, met_do(self->src.fd, MET_CMD_FILL, 0x61, 30 * MET_BLOCK,
+			    1));
+	ASSERT_EQ(0, precopy_info(data_fd, &initial, &dirty));
+	ASSERT_LE(last + MET_BLOCK, dirty);
+	ASSERT_EQ(-ENOMSG, read_stream(data_fd, &s, 777));
+	ASSERT_EQ(0, sysfs_get(&self->src, "images", &images));
+	ASSERT_EQ(images0 + 1, images);
 	/* P2P keeps PRE_COPY going; STOP_COPY stops the device */
 	ASSERT_EQ(0, set_state(self->src.fd, S_PRE_P2P, NULL));
 	ASSERT_EQ(0, met_do(self->src.fd, MET_CMD_FILL, 0x50, 0, 1));
@@ -492,13 +512,13 @@ TEST_F(mig, precopy_info_and_images)
 	ASSERT_EQ(0, read_stream(data_fd, &s, 4096));
 	ASSERT_EQ(0, read(data_fd, piece, sizeof(piece)));
 
-	ASSERT_EQ(5, stream_index(&s));
+	ASSERT_EQ(6, stream_index(&s));
 	ASSERT_EQ(REC_INITIAL, rec_at(&s, 0)->type);
-	for (i = 1; i < 4; i++)
+	for (i = 1; i < 5; i++)
 		ASSERT_EQ(REC_DELTA, rec_at(&s, i)->type);
-	ASSERT_EQ(REC_FINAL, rec_at(&s, 4)->type);
-	ASSERT_EQ(REC_F_DELTA, rec_at(&s, 4)->flags);
-	for (i = 0; i < 5; i++)
+	ASSERT_EQ(REC_FINAL, rec_at(&s, 5)->type);
+	ASSERT_EQ(REC_F_DELTA, rec_at(&s, 5)->flags);
+	for (i = 0; i < 6; i++)
 		ASSERT_EQ(i, rec_at(&s, i)->seq);
 
 	/* Leaving the saving group ends the session's file */
@@ -545,6 +565,9 @@ TEST_F(mig, limiter_holds_then_releases)
 	usleep(1600000);
 	ASSERT_EQ(0, precopy_info(data_fd, &initial, &dirty));
 	ASSERT_LT(3 * MET_BLOCK, dirty);
+	ASSERT_EQ(0, sysfs_get(&self->src, "images", &images));
+	ASSERT_EQ(1, images);
+	ASSERT_EQ(-ENOMSG, read_stream(data_fd, &s, sizeof(buf)));
 	ASSERT_EQ(0, sysfs_get(&self->src, "images", &images));
 	ASSERT_EQ(2, images);
 	close(data_fd);
