@@ -84,6 +84,8 @@ struct vfsim {
 	/* The context */
 	struct vfio_mig_blocks ctx;
 	u64 churn;
+	/* The churn writes the context's first churn_span bytes; 0: all */
+	u64 churn_span;
 	/* Sub-unit remainders of the rates, carried between ticks */
 	u64 rate_ns;
 	u64 churn_ns;
@@ -200,17 +202,19 @@ static int vfsim_write_record(struct vfsim *vf)
 /* Change the context at the churn rate; lock held */
 static void vfsim_churn(struct vfsim *vf, u64 elapsed_ns)
 {
-	u64 bytes, off;
+	u64 bytes, off, span = vf->ctx.size;
 
+	if (vf->churn_span)
+		span = min(span, vf->churn_span);
 	vf->churn_ns += elapsed_ns;
 	bytes = mul_u64_u64_div_u64(vf->churn, vf->churn_ns, NSEC_PER_SEC);
 	if (!bytes)
 		return;
 	vf->churn_ns = 0;
 	while (bytes) {
-		u64 n = min_t(u64, bytes, 256);
+		u64 n = min3(bytes, 256ULL, span);
 
-		off = get_random_u64() % (vf->ctx.size - n + 1);
+		off = get_random_u64() % (span - n + 1);
 		get_random_bytes(vf->ctx.data + off, n);
 		vfio_mig_blocks_wrote(&vf->ctx, off, n);
 		bytes -= n;
@@ -1059,6 +1063,36 @@ static ssize_t churn_store(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(churn);
 
+static ssize_t churn_span_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct vfsim *vf = dev_to_vfsim(dev);
+
+	return vfsim_show_u64(vf, &vf->churn_span, buf);
+}
+
+/*
+ * The churn changes only the context's first churn_span bytes (0: all of
+ * it): a hot set, such as queue state and counters, beside colder tables
+ */
+static ssize_t churn_span_store(struct device *dev,
+				struct device_attribute *attr, const char *buf,
+				size_t count)
+{
+	struct vfsim *vf = dev_to_vfsim(dev);
+	u64 span;
+	int rc;
+
+	rc = kstrtou64(buf, 0, &span);
+	if (rc)
+		return rc;
+	mutex_lock(&vf->lock);
+	vf->churn_span = span;
+	mutex_unlock(&vf->lock);
+	return count;
+}
+static DEVICE_ATTR_RW(churn_span);
+
 static ssize_t seq_show(struct device *dev, struct device_attribute *attr,
 			char *buf)
 {
@@ -1138,6 +1172,7 @@ static struct attribute *vfsim_attrs[] = {
 	&dev_attr_traffic.attr,
 	&dev_attr_ctx_size.attr,
 	&dev_attr_churn.attr,
+	&dev_attr_churn_span.attr,
 	&dev_attr_seq.attr,
 	&dev_attr_records.attr,
 	&dev_attr_dma_errors.attr,
