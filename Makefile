@@ -48,6 +48,7 @@ tools: deps kernel
 	@$(MAKE) -s -C $(TOP)/tools/qmp OUTPUT=$(BIN)
 	@$(MAKE) -s -C $(TOP)/tools/migctl OUTPUT=$(BIN) KHDR_INCLUDES="$(KHDR)"
 	@$(CC) -O2 -Wall -Wextra -Werror -o $(BIN)/linkbw $(TOP)/bench/linkbw.c
+	@$(CC) -O2 -Wall -Wextra -Werror -o $(BIN)/memimg $(TOP)/bench/memimg.c
 
 checkpatch: kernel
 	@$(TOP)/kernel/checkpatch

@@ -28,7 +28,7 @@ res=${1:?results}
 
 if [ -n "$compare" ]; then
 	jq -r -n --slurpfile a "$compare" --slurpfile b "$res" --argjson t "$threshold" '
-		def key: .scenario | "\(.mode) ram=\(.ram) rate=\(.rate) ring=\(.ring) ctx=\(.ctx) churn=\(.churn) link=\(.link)";
+		def key: .scenario | "\(.mode) ram=\(.ram) rate=\(.rate) ring=\(.ring) ctx=\(.ctx) churn=\(.churn) span=\(.span // "0") link=\(.link)";
 		($a[0] | map({key: key, value: .}) | from_entries) as $base
 		| $b[0][] | key as $k | select($base[$k] != null) | $base[$k] as $o
 		| (if ($o.qemu.downtime_ms // 0) > 0 and (.qemu.downtime_ms // 0) >
@@ -56,14 +56,14 @@ jq -r '
 	def x: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
 	"| scenario | status | downtime ms | total ms | setup ms | RAM precopy MB | downtime MB (RAM + device) | device PRE_COPY MB | device STOP_COPY MB | kernel: stop / final read / dirty sync / load / resume ms | memory | floor ms (link) | × floor | floor ms (QEMU tput) | × floor |",
 	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-	(.[] | "| \(.scenario.mode) ram=\(.scenario.ram) link=\(.scenario.link)\(if .scenario.rate != 2000 then " rate=\(.scenario.rate)" else "" end)\(if .scenario.churn != "1M" then " churn=\(.scenario.churn)" else "" end) | \(.status) | \(.qemu.downtime_ms // "-") | \(.qemu.total_ms // "-") | \(.qemu.setup_ms // "-") | \(.qemu.ram_precopy_bytes | mb) | \(.downtime_bytes | mb) | \(.device.precopy_bytes | mb) | \(.device.stop_copy_bytes | mb) | \(.kernel_us.stop_arcs | usms) / \(.kernel_us.final_read | usms) / \(.kernel_us.final_dirty_sync | usms) / \(.kernel_us.device_load | usms) / \(.kernel_us.resume_arcs | usms) | \(if .memory.identical then "identical" elif .memory.pages_differ < 0 then "-" else "**\(.memory.pages_differ) pages differ**" end) | \(.floor_ms | ms) | \(.vs_floor | x) | \(.floor_qemu_ms | ms) | \(.vs_floor_qemu | x) |")
+	(.[] | "| \(.scenario.mode) ram=\(.scenario.ram) link=\(.scenario.link)\(if .scenario.rate != 2000 then " rate=\(.scenario.rate)" else "" end)\(if .scenario.churn != "1M" then " churn=\(.scenario.churn)" else "" end)\(if (.scenario.span // "0") != "256K" then " span=\(.scenario.span // "0")" else "" end) | \(.status) | \(.qemu.downtime_ms // "-") | \(.qemu.total_ms // "-") | \(.qemu.setup_ms // "-") | \(.qemu.ram_precopy_bytes | mb) | \(.downtime_bytes | mb) | \(.device.precopy_bytes | mb) | \(.device.stop_copy_bytes | mb) | \(.kernel_us.stop_arcs | usms) / \(.kernel_us.final_read | usms) / \(.kernel_us.final_dirty_sync | usms) / \(.kernel_us.device_load | usms) / \(.kernel_us.resume_arcs | usms) | \(if .memory.identical then "identical" elif .memory.pages_differ < 0 then "-" else "**\(.memory.pages_differ) pages differ**" end) | \(.floor_ms | ms) | \(.vs_floor | x) | \(.floor_qemu_ms | ms) | \(.vs_floor_qemu | x) |")
 ' "$res" >"$md" || exit 1
 
 # The targets, from the scenarios that exist
 jq -r '
 	def pick(m; r): [.[] | select(.scenario.mode == m and .scenario.ram == r
 		and .scenario.link == "1gbit" and .scenario.rate == 2000
-		and .scenario.churn == "1M")][0];
+		and .scenario.churn == "1M" and .scenario.span == "256K")][0];
 	def total: (.qemu.ram_precopy_bytes // 0) + (.qemu.ram_downtime_bytes // 0)
 		+ (.qemu.vfio_bytes // 0);
 	def r2: . * 100 | round / 100;
@@ -76,6 +76,8 @@ jq -r '
 	+ [(pick("lowdown"; "1G")) as $l
 	   | if $l then "- lowdown ÷ floor at 1 GiB: \($l.vs_floor // "-" | if type == "number" then r2 else . end) over the link bandwidth, \($l.vs_floor_qemu // "-" | if type == "number" then r2 else . end) over the QEMU throughput (target ≤ 1.3)"
 	     else "- lowdown ÷ floor: not measured" end]
+	+ [.[] | select(.scenario.mode == "lowdown" and .scenario.link != "1gbit")
+	   | "- lowdown ÷ floor at \(.scenario.ram), \(.scenario.link): \(.vs_floor // "-" | if type == "number" then r2 else . end) over the link bandwidth, \(.vs_floor_qemu // "-" | if type == "number" then r2 else . end) over the QEMU throughput"]
 	+ [(pick("lowdown"; "1G")) as $l | (pick("noprecopy"; "1G")) as $n
 	   | if $l and $n and $n.device.stop_copy_bytes > 0 then
 		"- device state inside the downtime, lowdown vs PRE_COPY off: \($l.device.stop_copy_bytes) vs \($n.device.stop_copy_bytes) bytes, cut \((1 - $l.device.stop_copy_bytes / $n.device.stop_copy_bytes) * 100 | round) % (target ≥ 75 %)"

@@ -36,16 +36,19 @@
 #   ring     ring pages                                           [4096]
 #   ctx      vfsim device context bytes                           [4M]
 #   churn    context bytes changed per second                     [1M]
+#   span     bytes at the context's start the churn writes, its
+#            hot set; 0: the whole context                        [256K]
 #   link     veth shaping (tc tbf rate)                           [1gbit]
 #
 # Per scenario it reports QEMU's downtime, total-time and setup-time, RAM
 # bytes before and inside the downtime, device bytes per phase, the kernel's
 # phase breakdown (from the vfio_mig and iommufd_dirty tracepoints, through
 # tools/perf/migphases.sh), whether the two guests' final memory is
-# identical (QMP pmemsave, source postmigrate, destination started with
-# -S), and the floor: downtime bytes over the link's measured bandwidth,
-# plus the device arcs; also over QEMU's own measured throughput, which
-# under TCG is the tighter limit.
+# identical (compared in place through /proc/PID/mem once the source is in
+# postmigrate and the destination, started with -S, has not run), and the
+# floor: downtime bytes over the link's measured bandwidth plus the device
+# arcs; also over QEMU's own measured throughput, which under TCG is the
+# tighter limit.
 
 set -u
 
@@ -54,6 +57,7 @@ eval "$("$top/kernel/build" --dirs)"
 QMP=$OBJ/lowdown/bin/qmp
 MIGCTL=$OBJ/lowdown/bin/migctl
 LINKBW=$OBJ/lowdown/bin/linkbw
+MEMIMG=$OBJ/lowdown/bin/memimg
 MIGPHASES=$top/tools/perf/migphases.sh
 T=/sys/kernel/tracing
 CONSERVATIVE=/sys/module/iommufd/parameters/dirty_conservative
@@ -96,6 +100,7 @@ if [ ${#scenarios[@]} = 0 ]; then
 			"mode=notrack ram=1G"
 			"mode=noprecopy ram=1G"
 			"mode=nolimit ram=1G"
+			"mode=lowdown ram=256M link=100mbit"
 		)
 		;;
 	full)
@@ -110,6 +115,10 @@ if [ ${#scenarios[@]} = 0 ]; then
 		for churn in 0 10M; do
 			scenarios+=("mode=lowdown churn=$churn" "mode=nolimit churn=$churn")
 		done
+		for span in 0 1M; do
+			scenarios+=("mode=lowdown span=$span" "mode=noprecopy span=$span")
+		done
+		scenarios+=("mode=lowdown churn=10M span=0" "mode=nolimit churn=10M span=0")
 		scenarios+=("mode=lowdown link=100mbit" "mode=workaround link=100mbit")
 		;;
 	*) usage ;;
@@ -129,6 +138,7 @@ cleanup() {
 	[ -w $CONSERVATIVE ] && echo 0 >$CONSERVATIVE
 	echo 0 >$T/tracing_on 2>/dev/null
 	qemu_reap -9
+	umount $RAMDIR 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -187,35 +197,41 @@ qemu() {
 
 qmp() { "$QMP" -t 120 "$work/$1.sock" "${@:2}"; }
 
-# The pattern guest RAM starts from: non-zero, so that QEMU sends every page
+# The pattern the source guest's RAM starts from (a private mapping of it):
+# non-zero, so that QEMU sends every page, and each page stamped with its
+# number.  Kept, for one size at a time, on a tmpfs of its own with
+# transparent huge pages: filling it takes a third of the time
+RAMDIR=/run/downtime-ram
 ram_image() {
-	local f=$work/ram-$1.img
+	local f=$RAMDIR/pattern-$1
 
-	[ -f "$f" ] && { echo "$f"; return; }
-	yes "lowdown downtime benchmark" | head -c "$(bytes_of "$1")" >"$f"
+	if [ ! -f "$f" ]; then
+		rm -f $RAMDIR/pattern-*
+		"$MEMIMG" fill "$f" "$(bytes_of "$1")" || return 1
+	fi
 	echo "$f"
 }
 
-# mem_compare RAM RING UUID: compare the two paused guests' memories in
-# 64 MiB pieces (two whole dumps would not fit in the VM's tmpfs); the
-# pages that differ in $differ; succeeds when the destination's ring holds
-# the source device's last records without a gap
-mem_compare() {
-	local size off=0 chunk=$((64 << 20)) n len
+# hva NAME: the host address of the guest RAM in QEMU NAME
+hva() {
+	qmp "$1" x-query-ramblock | jq -r '."human-readable-text"' |
+		awk '$1 ~ /ram0$/ { print $(NF - 1) }'
+}
 
-	size=$(bytes_of "$1")
-	differ=0
-	while [ "$off" -lt "$size" ]; do
-		len=$((size - off < chunk ? size - off : chunk))
-		qmp src pmemsave "{\"val\": $off, \"size\": $len, \"filename\": \"$work/a.mem\"}" >/dev/null &&
-			qmp dst pmemsave "{\"val\": $off, \"size\": $len, \"filename\": \"$work/b.mem\"}" >/dev/null ||
-			{ differ=-1; rm -f "$work/a.mem" "$work/b.mem"; return 1; }
-		n=$(cmp -l "$work/a.mem" "$work/b.mem" | awk '{ print int(($1 - 1) / 4096) }' | uniq | wc -l)
-		differ=$((differ + n))
-		off=$((off + len))
-	done
-	rm -f "$work/a.mem" "$work/b.mem"
-	# The ring, at its guest address in the file
+# mem_compare RAM RING UUID: compare the two paused guests' memories in
+# place, through /proc/PID/mem; the pages that differ in $differ (-1: not
+# compared); succeeds when the destination's ring holds the source
+# device's last records without a gap
+mem_compare() {
+	local a b n
+
+	differ=-1
+	a=$(hva src) && b=$(hva dst) && [ -n "$a" ] && [ -n "$b" ] || return 1
+	differ=$("$MEMIMG" cmp "$(cat "$work/src.pid")@$a" \
+		"$(cat "$work/dst.pid")@$b" "$(bytes_of "$1")" |
+		tee "$work/differ" | sed -n 's/^\([0-9]*\) pages differ$/\1/p')
+	differ=${differ:--1}
+	# The ring, at its guest address in a dump of the memory below it
 	qmp dst pmemsave "{\"val\": 0, \"size\": $((QBASE + $2 * 4096)), \"filename\": \"$work/ring.mem\"}" >/dev/null &&
 		"$MIGCTL" records "$work/ring.mem" -b $QBASE -w "$2" \
 			-x "$(cat "/sys/bus/mdev/devices/$3/vfsim/seq")" >"$work/records" 2>&1
@@ -242,22 +258,24 @@ dev_bytes() {
 
 # run SCENARIO: one migration; appends its JSON object to $results
 run() {
-	local mode=lowdown ram=1G rate=2000 ring=4096 ctx=4M churn=1M link=1gbit
-	local kv k v s d extra="" img st info t0 elapsed bps differ=-1 rec=false
+	local mode=lowdown ram=1G rate=2000 ring=4096 ctx=4M churn=1M span=256K
+	local link=1gbit kv k v s d extra="" st info t0 elapsed bps differ=-1
+	local rec=false img t_begin t_mig t_cmp t_trace
 	local line
 
 	for kv in $1; do
 		k=${kv%%=*} v=${kv#*=}
 		case $k in
-		mode|ram|rate|ring|ctx|churn|link) printf -v "$k" '%s' "$v" ;;
+		mode|ram|rate|ring|ctx|churn|span|link) printf -v "$k" '%s' "$v" ;;
 		*) log "unknown key $k"; return 1 ;;
 		esac
 	done
-	log "scenario: mode=$mode ram=$ram rate=$rate ring=$ring ctx=$ctx churn=$churn link=$link"
+	log "scenario: mode=$mode ram=$ram rate=$rate ring=$ring ctx=$ctx churn=$churn span=$span link=$link"
 
+	t_begin=$SECONDS
 	link_up "$link" || { log "cannot set the link up"; return 1; }
 	bps=$(link_measure)
-	img=$(ram_image "$ram")
+	img=$(ram_image "$ram") || return 1
 
 	s=$(vfsim_create) && d=$(vfsim_create) || return 1
 	for v in "$s" "$d"; do
@@ -282,6 +300,7 @@ run() {
 		echo 0 >"$(ls -d /sys/bus/mdev/devices/"$s"/vfio-dev/vfio*/migration)/limiter"
 
 	echo "$rate $QBASE $ring seq" >"/sys/bus/mdev/devices/$s/vfsim/traffic"
+	echo "$(bytes_of "$span")" >"/sys/bus/mdev/devices/$s/vfsim/churn_span"
 	echo "$(bytes_of "$churn")" >"/sys/bus/mdev/devices/$s/vfsim/churn"
 	sleep 1
 
@@ -293,6 +312,7 @@ run() {
 	echo 0 >$T/events/iommufd_dirty/iommufd_dirty_log_mark/enable
 	echo 1 >$T/tracing_on
 
+	t_mig=$SECONDS
 	t0=$(date +%s%N)
 	qmp src migrate "{\"uri\": \"tcp:$DST_IP:$PORT\"}" >/dev/null
 	st=none
@@ -311,6 +331,7 @@ run() {
 
 	# Both paused: the source in postmigrate, the destination (-S) before
 	# it runs; then the destination resumes, and its resume arcs are traced
+	t_cmp=$SECONDS
 	if [ "$st" = completed ] && mem_compare "$ram" "$ring" "$s"; then
 		rec=true
 		qmp dst cont >/dev/null
@@ -320,6 +341,7 @@ run() {
 		sleep 1
 	fi
 	echo 0 >$T/tracing_on
+	t_trace=$SECONDS
 	cat $T/trace >"$work/trace"
 	echo 0 >$T/events/vfio_mig/enable
 	echo 0 >$T/events/iommufd_dirty/enable
@@ -332,10 +354,14 @@ run() {
 	vfsim_drop "$d"
 	echo 0 >$CONSERVATIVE
 
+	log "setup $((t_mig - t_begin)) s, migration $((t_cmp - t_mig)) s," \
+		"memory check $((t_trace - t_cmp)) s, trace and clean-up" \
+		"$((SECONDS - t_trace)) s"
 	[ -n "${info:-}" ] || info='{}'
 	line=$(jq -c -n \
 		--arg mode "$mode" --arg ram "$ram" --arg rate "$rate" \
 		--arg ring "$ring" --arg ctx "$ctx" --arg churn "$churn" \
+		--arg span "$span" \
 		--arg link "$link" --arg status "$st" \
 		--argjson link_bps "${bps:-0}" \
 		--argjson info "$info" \
@@ -351,7 +377,7 @@ run() {
 		{
 		  scenario: {mode: $mode, ram: $ram, rate: ($rate | tonumber),
 			     ring: ($ring | tonumber), ctx: $ctx, churn: $churn,
-			     link: $link},
+			     span: $span, link: $link},
 		  status: $status,
 		  link_mbps: ($link_bps / 1e6),
 		  qemu: {downtime_ms: $info.downtime, total_ms: $info["total-time"],
@@ -385,6 +411,8 @@ run() {
 
 modprobe vfsim 2>/dev/null
 halt_firmware "$work/halt.bin"
+mkdir -p $RAMDIR && mount -t tmpfs -o huge=always,size=90% downtime-ram $RAMDIR ||
+	exit 1
 
 i=0
 for sc in "${scenarios[@]}"; do
