@@ -12,7 +12,8 @@
 #   -s SCENARIO   run this scenario instead (repeatable): space-separated
 #                 key=value, e.g. "mode=lowdown ram=1G link=1gbit"; keys
 #                 below, unset keys take the defaults
-#   -o DIR        results: downtime.json, downtime.md, downtime-*.png
+#   -o DIR        results: downtime.json, downtime.md, downtime-*.png, and
+#                 downtime.jsonl, written as each scenario ends
 #                 (default $LOWDOWN_OUT, else ./bench-out)
 #   -c BASELINE   compare with an earlier downtime.json: exit 1 when a
 #                 scenario's downtime grew, or its memory verdict got worse,
@@ -128,7 +129,7 @@ fi
 mkdir -p "$out" || exit 1
 out=$(cd "$out" && pwd)
 work=$(mktemp -d /tmp/downtime.XXXXXX)
-results=$work/results.jsonl
+results=$out/downtime.jsonl
 : >"$results"
 . "$top/tools/testing/selftests/lowdown/qemu_lib.sh"
 
