@@ -45,7 +45,7 @@
 # bytes before and inside the downtime, device bytes per phase, the kernel's
 # phase breakdown (from the vfio_mig and iommufd_dirty tracepoints, through
 # tools/perf/migphases.sh), whether the two guests' final memory is
-# identical (compared in place through /proc/PID/mem once the source is in
+# identical (read in place with process_vm_readv() once the source is in
 # postmigrate and the destination, started with -S, has not run), and the
 # floor: downtime bytes over the link's measured bandwidth plus the device
 # arcs; also over QEMU's own measured throughput, which under TCG is the
@@ -220,7 +220,7 @@ hva() {
 }
 
 # mem_compare RAM RING UUID: compare the two paused guests' memories in
-# place, through /proc/PID/mem; the pages that differ in $differ (-1: not
+# place (bench/memimg); the pages that differ in $differ (-1: not
 # compared); succeeds when the destination's ring holds the source
 # device's last records without a gap
 mem_compare() {
@@ -230,7 +230,7 @@ mem_compare() {
 	a=$(hva src) && b=$(hva dst) && [ -n "$a" ] && [ -n "$b" ] || return 1
 	differ=$("$MEMIMG" cmp "$(cat "$work/src.pid")@$a" \
 		"$(cat "$work/dst.pid")@$b" "$(bytes_of "$1")" |
-		tee "$work/differ" | sed -n 's/^\([0-9]*\) pages differ$/\1/p')
+		sed -n 's/^\([0-9]*\) pages differ$/\1/p')
 	differ=${differ:--1}
 	# The ring, at its guest address in a dump of the memory below it
 	qmp dst pmemsave "{\"val\": 0, \"size\": $((QBASE + $2 * 4096)), \"filename\": \"$work/ring.mem\"}" >/dev/null &&
