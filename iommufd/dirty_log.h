@@ -14,29 +14,34 @@ struct iommufd_device;
 struct iommufd_hwpt_paging;
 struct iommu_hwpt_get_dirty_bitmap;
 struct iommufd_dirty_log;
+struct iommufd_dirty_tracker;
 
 /**
  * struct iommufd_dirty_dev - software dirty state of an iommufd_device
- * @reports_all_dma: the device's driver reports every IOVA range its device
- *	writes by DMA (iommufd_device_dirty_declare()), so a software log covers
- *	it even without IOMMU dirty bits.  Written under the device's
- *	igroup->lock; read locklessly when HWPTs are allocated and attached.
+ * @source: enum iommufd_dirty_source, what the device's driver declared
+ *	with iommufd_device_dirty_declare().  Written under the device's
+ *	igroup->lock; read locklessly by IOMMU_GET_HW_INFO and HWPT
+ *	allocation, under igroup->lock by attach.
  */
 struct iommufd_dirty_dev {
-	bool reports_all_dma;
+	u8 source;
 };
 
 /**
  * struct iommufd_dirty_hwpt - software dirty state of a paging HWPT
  * @software: allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING for a device
  *	whose IOMMU has no dirty bits: the domain has no dirty_ops and only
- *	the software log of its IOAS is reported.
- * @enabled: this HWPT holds a reference on its IOAS's log being on.
- *	Protected by the log's lock.
+ *	the software log is reported.
+ * @conservative: a software HWPT that reports every writable mapped IOVA
+ *	on every read; chosen once, at allocation.
+ * @tracker: this HWPT's view of the log while its tracking is on, else
+ *	NULL.  Written under the log's lock and the IOAS's iova_rwsem held
+ *	for write; read under either.
  */
 struct iommufd_dirty_hwpt {
 	bool software;
-	bool enabled;
+	bool conservative;
+	struct iommufd_dirty_tracker *tracker;
 };
 
 /**
@@ -44,7 +49,7 @@ struct iommufd_dirty_hwpt {
  * @log: the log of the IOAS the group's HWPT maps, where its devices'
  *	driver reports go (iommufd_device_dirty_report()); NULL when the group
  *	is not attached.  Written under the group's lock by
- *	iommufd_dirty_group_attached(), read under RCU.
+ *	iommufd_dirty_group_update(), read under RCU.
  */
 struct iommufd_dirty_group {
 	struct iommufd_dirty_log __rcu *log;
@@ -52,28 +57,27 @@ struct iommufd_dirty_group {
 
 /**
  * struct iommufd_dirty_access - software dirty state of an iommufd_access
- * @enabled: the access tracks (iommufd_access_dirty_set()): while attached,
- *	it holds the log of its IOAS on.
- * @log: the log it holds on for the IOAS it is attached to, or joining.
- * @old_log: during iommufd_access_change_ioas(), the log it still holds on
- *	for the IOAS it is leaving.
- *
- * All protected by the access's ioas_lock.  A log held here stays valid:
- * the access holds a reference on the log's IOAS until it lets go of it.
+ * @tracker: the access's view of the log while it logs
+ *	(iommufd_access_dirty_set()), else NULL.  It stays with the access
+ *	when the access moves to another IOAS.  Protected by the access's
+ *	ioas_lock.
  */
 struct iommufd_dirty_access {
-	bool enabled;
-	struct iommufd_dirty_log *log;
-	struct iommufd_dirty_log *old_log;
+	struct iommufd_dirty_tracker *tracker;
 };
 
 struct iommufd_group;
 struct iommufd_access;
 struct iommufd_ioas;
 
+int iommufd_dirty_init(void);
+void iommufd_dirty_exit(void);
+
 /* Hooks in iommufd's own paths (io_pagetable.c, device.c, hw_pagetable.c) */
-void iommufd_dirty_group_attached(struct iommufd_group *igroup);
+void iommufd_dirty_group_update(struct iommufd_group *igroup);
 void iommufd_dirty_log_destroy(struct io_pagetable *iopt);
+void iommufd_dirty_log_map(struct io_pagetable *iopt, unsigned long iova,
+			   unsigned long length, int iommu_prot);
 void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area);
 void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
 			      unsigned long length);
@@ -94,8 +98,8 @@ bool iommufd_dirty_hw_capable(struct iommufd_device *idev);
 bool iommufd_dirty_capable(struct iommufd_device *idev);
 int iommufd_dirty_hwpt_alloc_flags(struct iommufd_device *idev, u32 *flags,
 				   struct iommufd_dirty_hwpt *dirty);
-int iommufd_dirty_hwpt_attach(struct iommufd_hwpt_paging *hwpt_paging,
-			      struct iommufd_device *idev);
+int iommufd_dirty_hwpt_check_attach(struct iommufd_hwpt_paging *hwpt_paging,
+				    struct iommufd_device *idev);
 void iommufd_dirty_hwpt_destroy(struct iommufd_hwpt_paging *hwpt_paging);
 int iommufd_dirty_hwpt_set(struct iommufd_hwpt_paging *hwpt_paging,
 			   bool enable);
@@ -107,6 +111,9 @@ struct iommufd_ucmd;
 struct iommu_test_cmd;
 int iommufd_test_dirty_log(struct iommufd_ucmd *ucmd,
 			   struct iommu_test_cmd *cmd);
+int iommufd_test_access_dirty(struct iommufd_ucmd *ucmd,
+			      struct iommufd_access *access,
+			      struct iommu_test_cmd *cmd);
 #endif
 
 #endif

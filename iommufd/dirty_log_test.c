@@ -9,6 +9,7 @@
 #include <linux/completion.h>
 #include <linux/hrtimer.h>
 #include <linux/iommufd_dirty.h>
+#include <linux/iova_bitmap.h>
 
 static int dirty_test_declare(struct iommufd_ucmd *ucmd,
 			      struct iommu_test_cmd *cmd)
@@ -16,7 +17,8 @@ static int dirty_test_declare(struct iommufd_ucmd *ucmd,
 	struct iommufd_device *idev;
 	int rc;
 
-	if (cmd->dirty_declare.reports_all_dma > 1)
+	/* 0, 1 and 2 are the enum iommufd_dirty_source values */
+	if (cmd->dirty_declare.reports_all_dma > IOMMUFD_DIRTY_SOURCE_CONSERVATIVE)
 		return -EINVAL;
 	idev = iommufd_get_device(ucmd, cmd->id);
 	if (IS_ERR(idev))
@@ -57,12 +59,21 @@ static int dirty_test_report(struct iommufd_ucmd *ucmd,
 		.length = cmd->dirty_report.length,
 	};
 
+	if (cmd->dirty_report.flags & ~MOCK_DIRTY_REPORT_PROCESS ||
+	    cmd->dirty_report.__reserved)
+		return -EOPNOTSUPP;
 	if (cmd->dirty_report.iova > ULONG_MAX ||
 	    cmd->dirty_report.length > SIZE_MAX)
 		return -EOVERFLOW;
 	irq.idev = iommufd_get_device(ucmd, cmd->id);
 	if (IS_ERR(irq.idev))
 		return PTR_ERR(irq.idev);
+	if (cmd->dirty_report.flags & MOCK_DIRTY_REPORT_PROCESS) {
+		irq.rc = iommufd_device_dirty_report(irq.idev, irq.iova,
+						     irq.length);
+		iommufd_put_object(ucmd->ictx, &irq.idev->obj);
+		return irq.rc;
+	}
 	init_completion(&irq.done);
 	hrtimer_init_on_stack(&irq.timer, CLOCK_MONOTONIC,
 			      HRTIMER_MODE_REL_HARD);
@@ -88,17 +99,76 @@ static int dirty_test_log_bytes(struct iommufd_ucmd *ucmd,
 	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
+static int dirty_test_access_read_fn(struct iova_bitmap *bitmap,
+				     unsigned long iova, size_t length,
+				     void *opaque)
+{
+	return iommufd_access_dirty_read(opaque, iova, length, bitmap);
+}
+
+/**
+ * iommufd_test_access_dirty() - run IOMMU_TEST_OP_ACCESS_DIRTY
+ * @ucmd: the IOMMU_TEST_CMD ioctl
+ * @access: the mock access @cmd->id names; its file is held
+ * @cmd: the test command
+ *
+ * What vfio's access-backed DMA logging does for an emulated device, on a
+ * mock access: MOCK_ACCESS_DIRTY_START and _STOP its logging, _READ the
+ * range @cmd->access_dirty.iova/length into the user's bitmap at
+ * @cmd->access_dirty.uptr, one bit per @cmd->access_dirty.page_size.
+ *
+ * Return: the op's result; -EOPNOTSUPP for an unknown op or reserved bits.
+ */
+int iommufd_test_access_dirty(struct iommufd_ucmd *ucmd,
+			      struct iommufd_access *access,
+			      struct iommu_test_cmd *cmd)
+{
+	struct iova_bitmap *bitmap;
+	u64 page_size = cmd->access_dirty.page_size;
+	int rc;
+
+	if (cmd->access_dirty.__reserved)
+		return -EOPNOTSUPP;
+	switch (cmd->access_dirty.op) {
+	case MOCK_ACCESS_DIRTY_START:
+		return iommufd_access_dirty_set(access, true);
+	case MOCK_ACCESS_DIRTY_STOP:
+		return iommufd_access_dirty_set(access, false);
+	case MOCK_ACCESS_DIRTY_READ:
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (!page_size || !is_power_of_2(page_size) ||
+	    cmd->access_dirty.iova > ULONG_MAX ||
+	    cmd->access_dirty.length > ULONG_MAX)
+		return -EINVAL;
+	if (!IS_ALIGNED(cmd->access_dirty.iova | cmd->access_dirty.length,
+			page_size))
+		return -EINVAL;
+	bitmap = iova_bitmap_alloc(cmd->access_dirty.iova,
+				   cmd->access_dirty.length, page_size,
+				   u64_to_user_ptr(cmd->access_dirty.uptr));
+	if (IS_ERR(bitmap))
+		return PTR_ERR(bitmap);
+	rc = iova_bitmap_for_each(bitmap, access, dirty_test_access_read_fn);
+	iova_bitmap_free(bitmap);
+	return rc;
+}
+
 /**
  * iommufd_test_dirty_log() - run a dirty log test op
  * @ucmd: the IOMMU_TEST_CMD ioctl
  * @cmd: the test command; @cmd->id names the object the op acts on
  *
  * IOMMU_TEST_OP_DIRTY_DECLARE: @cmd->id is a mock device's iommufd device
- * id; declare (or withdraw) that its driver reports all its DMA writes.
+ * id; declare what its driver knows of its DMA writes, an enum
+ * iommufd_dirty_source (0 withdraws).
  *
  * IOMMU_TEST_OP_DIRTY_REPORT: @cmd->id as above; report a DMA write of
  * @cmd->dirty_report.length bytes at @cmd->dirty_report.iova, from a hard
- * interrupt (an hrtimer that expires at once).
+ * interrupt (an hrtimer that expires at once), or from process context with
+ * MOCK_DIRTY_REPORT_PROCESS.
  *
  * IOMMU_TEST_OP_DIRTY_LOG_BYTES: @cmd->id is an IOAS id; the memory its
  * log takes goes to @cmd->dirty_log_bytes.out_bytes.
