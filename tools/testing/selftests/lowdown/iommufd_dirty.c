@@ -11,12 +11,16 @@
  * emulated device (an iommufd access) writing and pinning guest memory,
  * through the same ioctls and with the same errnos as the hardware path.
  *
+ * fail_nth: both paths again, with the Nth fault-injection point of the
+ * sequence failing, for every N (fail_nth.h).
+ *
  * The helpers are the upstream iommu selftests' own (iommufd_utils.h).
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "../iommu/iommufd_utils.h"
 #include "iommufd_dirty_ops.h"
@@ -27,6 +31,18 @@
 /* Pages in each of the two areas the fixtures map: 2 MiB with 4 KiB pages */
 #define AREA_PAGES 512
 #define SZ_2M (2UL << 20)
+
+/*
+ * EXPECT_ERRNO() without its ASSERT: a call that wrongly succeeds fails the
+ * test but lets it go on to its other checks.
+ */
+#define EXPECT_FAILS(_errno, _call)                                   \
+	({                                                            \
+		int __rc = (_call);                                   \
+									      \
+		EXPECT_EQ(-1, __rc);                                  \
+		EXPECT_EQ(_errno, __rc ? errno : 0);                  \
+	})
 
 static __attribute__((constructor)) void setup_sizes(void)
 {
@@ -172,10 +188,13 @@ FIXTURE(sw_dirty)
 	__u64 *bitmap;
 	size_t bitmap_bytes;
 	bool written[NR_PAGES];
+	/* dirty_conservative before the test, restored after it */
+	int conservative_was;
 };
 
 FIXTURE_SETUP(sw_dirty)
 {
+	self->conservative_was = get_conservative();
 	self->fd = open("/dev/iommu", O_RDWR);
 	ASSERT_NE(-1, self->fd);
 	test_ioctl_ioas_alloc(&self->ioas_id);
@@ -194,7 +213,7 @@ FIXTURE_SETUP(sw_dirty)
 
 FIXTURE_TEARDOWN(sw_dirty)
 {
-	set_conservative(false);
+	set_conservative(self->conservative_was > 0);
 	free(self->bitmap);
 	close(self->access_id);
 	teardown_iommufd(self->fd, _metadata);
@@ -295,7 +314,8 @@ TEST_F(sw_dirty, declared_device_is_capable)
 	test_cmd_mock_domain_replace(self->stdev_id, self->ioas_id);
 	ASSERT_EQ(0, dirty_declare(self->fd, self->idev_id, false));
 	ASSERT_EQ(0, hw_caps(self->fd, self->idev_id));
-	EXPECT_ERRNO(EINVAL, dirty_declare(self->fd, self->idev_id, 2));
+	/* 0 none, 1 exact, 2 conservative: nothing else */
+	EXPECT_ERRNO(EINVAL, dirty_declare(self->fd, self->idev_id, 3));
 }
 
 /* A device nobody tracks must not join a software dirty-tracking HWPT */
@@ -309,6 +329,34 @@ TEST_F(sw_dirty, untracked_device_refused)
 	test_err_mock_domain_replace(EINVAL, stdev_id, self->hwpt_id);
 	ASSERT_EQ(0, dirty_declare(self->fd, idev_id, true));
 	test_cmd_mock_domain_replace(stdev_id, self->hwpt_id);
+}
+
+/*
+ * Nor must a device whose IOMMU has dirty bits but whose driver declared
+ * nothing: the software HWPT's domain has no dirty_ops, so its DMA would be
+ * seen by neither the IOMMU nor the log.  Not at attach, not by replace.
+ * Declared, it may join; then withdrawing the declaration would blind the
+ * log just the same.
+ */
+TEST_F(sw_dirty, undeclared_hw_device_refused)
+{
+	uint32_t stdev_id, idev_id;
+
+	sw_hwpt_attach();
+	EXPECT_FAILS(EINVAL, _test_cmd_mock_domain(self->fd, self->hwpt_id,
+						   &stdev_id, NULL, &idev_id));
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, NULL, &idev_id);
+	ASSERT_EQ(IOMMU_HW_CAP_DIRTY_TRACKING, hw_caps(self->fd, idev_id));
+	EXPECT_FAILS(EINVAL, _test_cmd_mock_domain_replace(self->fd, stdev_id,
+							   self->hwpt_id, NULL));
+	test_cmd_mock_domain_replace(stdev_id, self->ioas_id);
+
+	ASSERT_EQ(0, dirty_declare(self->fd, idev_id, 1));
+	test_cmd_mock_domain_replace(stdev_id, self->hwpt_id);
+	EXPECT_FAILS(EBUSY, dirty_declare(self->fd, idev_id, 0));
+	test_cmd_mock_domain_replace(stdev_id, self->ioas_id);
+	ASSERT_EQ(0, dirty_declare(self->fd, idev_id, 0));
 }
 
 /*
@@ -504,6 +552,48 @@ TEST_F(sw_dirty, conservative_mode)
 }
 
 /*
+ * The mode is the HWPT's, fixed when it is allocated: turning the parameter
+ * off must not blind a conservative HWPT that tracks (its device has no
+ * other source), and turning it on must not change an exact one.
+ */
+TEST_F(sw_dirty, conservative_latched_at_alloc)
+{
+	int i;
+
+	ASSERT_EQ(0, set_conservative(true));
+	test_cmd_hwpt_alloc(self->idev_id, self->ioas_id,
+			    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &self->hwpt_id);
+	test_cmd_mock_domain_replace(self->stdev_id, self->hwpt_id);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	ASSERT_EQ(0, set_conservative(false));
+	/* The parameter is for HWPTs allocated from now on */
+	ASSERT_EQ(0, hw_caps(self->fd, self->idev_id));
+
+	for (i = 0; i < AREA_PAGES; i++) {
+		self->written[i] = true;
+		self->written[2 * AREA_PAGES + i] = true;
+	}
+	for (i = 0; i < 2; i++) {
+		sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+		sw_read_check(self->area1, BUFFER_SIZE, PAGE_SIZE, 0);
+	}
+	/* Restarting tracking keeps the HWPT's mode */
+	test_cmd_set_dirty_tracking(self->hwpt_id, false);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+}
+
+TEST_F(sw_dirty, exact_stays_exact_in_conservative_mode)
+{
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	ASSERT_EQ(0, set_conservative(true));
+	sw_write(self->area0 + 12 * PAGE_SIZE, 1);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+	sw_read_check(self->area1, BUFFER_SIZE, PAGE_SIZE, 0);
+}
+
+/*
  * IOMMU dirty bits and the software log on one HWPT: the read returns their
  * union.  The mock's bits are on every other 2 KiB IO page of area0's first
  * half; an emulated device writes its last page.
@@ -675,14 +765,14 @@ TEST_F(sw_dirty, unmap_keeps_dirty_state)
 
 /*
  * A read whose bitmap cannot be written fails (iova_bitmap used to drop
- * such bits silently), and what it took from the log is kept: every
- * writable IOVA reads dirty until tracking restarts.
+ * such bits silently), and what it took from the log is not lost: the next
+ * read has it (and may have more: every writable IOVA, if the log turned
+ * conservative), until tracking restarts.
  */
 TEST_F(sw_dirty, unwritable_bitmap_loses_nothing)
 {
 	__u64 *ro = mmap(NULL, self->bitmap_bytes, PROT_READ,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int i;
 
 	ASSERT_NE(MAP_FAILED, ro);
 	sw_hwpt_attach();
@@ -693,10 +783,8 @@ TEST_F(sw_dirty, unwritable_bitmap_loses_nothing)
 							BUFFER_SIZE,
 							self->area0,
 							PAGE_SIZE, ro, 0));
-	for (i = 0; i < AREA_PAGES; i++)
-		self->written[i] = true;
-	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
-	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	ASSERT_TRUE(test_bit(5, (unsigned long *)self->bitmap));
 
 	test_cmd_set_dirty_tracking(self->hwpt_id, false);
 	test_cmd_set_dirty_tracking(self->hwpt_id, true);
@@ -725,6 +813,309 @@ TEST_F(hw_dirty, unwritable_bitmap_fails)
 							self->area0,
 							MOCK_IO_PAGE, ro, 0));
 	munmap(ro, self->bitmap_bytes);
+}
+
+/*
+ * ... and it must not have cleared the IOPTE bits it could not report: a
+ * failed read never loses a page, so the next read has them all.
+ */
+TEST_F(hw_dirty, unwritable_bitmap_loses_nothing)
+{
+	__u64 *ro = mmap(NULL, self->bitmap_bytes, PROT_READ,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t bits = BUFFER_SIZE / MOCK_IO_PAGE, i, lost = 0;
+
+	ASSERT_NE(MAP_FAILED, ro);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	dirty_every_other(_metadata, self->fd, self->hwpt_id, self->area0,
+			  NULL);
+	EXPECT_ERRNO(EFAULT, _test_cmd_get_dirty_bitmap(self->fd,
+							self->hwpt_id,
+							BUFFER_SIZE,
+							self->area0,
+							MOCK_IO_PAGE, ro, 0));
+	ASSERT_EQ(0, read_dirty(self->area0, BUFFER_SIZE));
+	for (i = 0; i < bits; i += 2)
+		lost += !test_bit(i, (unsigned long *)self->bitmap);
+	EXPECT_EQ(0, lost) TH_LOG("%zu of %zu IOMMU-dirty pages lost", lost,
+				  bits / 2);
+	munmap(ro, self->bitmap_bytes);
+}
+
+/*
+ * An emulated write that fails part-way has written the pages before the
+ * failure: the user memory behind the IOAS was made read-only after the map
+ * (copy_to_user() stops at the first read-only page).  The pages written, and
+ * by the spec every page of the attempted range, are in the next read.
+ */
+TEST_F(sw_dirty, partial_write_logged)
+{
+	const size_t pages = 16, first_ro = 8;
+	__u64 iova = MOCK_APERTURE_START + 4 * BUFFER_SIZE;
+	unsigned char data[2 * 4096];
+	__u64 bitmap[1] = {};
+	unsigned char *mem;
+	size_t p, i;
+
+	ASSERT_GE(sizeof(data), 2 * PAGE_SIZE);
+	mem = mmap(NULL, pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	memset(mem, 0, pages * PAGE_SIZE);
+	sw_hwpt_attach();
+	test_ioctl_ioas_map_fixed(mem, pages * PAGE_SIZE, iova);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	ASSERT_EQ(0, mprotect(mem + first_ro * PAGE_SIZE,
+			      (pages - first_ro) * PAGE_SIZE, PROT_READ));
+
+	/* Pages first_ro - 1 (writable) and first_ro (read-only) */
+	memset(data, 0xab, sizeof(data));
+	EXPECT_FAILS(EFAULT, access_rw(self->fd, self->access_id,
+				       iova + (first_ro - 1) * PAGE_SIZE, data,
+				       2 * PAGE_SIZE, MOCK_ACCESS_RW_WRITE));
+	ASSERT_EQ(0xab, mem[(first_ro - 1) * PAGE_SIZE])
+		TH_LOG("the write did not reach its writable page: no partial write to test");
+
+	ASSERT_EQ(0, _test_cmd_get_dirty_bitmap(self->fd, self->hwpt_id,
+						pages * PAGE_SIZE, iova,
+						PAGE_SIZE, bitmap, 0));
+	for (p = 0; p < pages; p++) {
+		bool written = false;
+
+		for (i = 0; i < PAGE_SIZE; i++)
+			written |= mem[p * PAGE_SIZE + i] != 0;
+		if (written) {
+			EXPECT_TRUE(test_bit(p, (unsigned long *)bitmap))
+				TH_LOG("page %zu written by the failed write, not logged",
+				       p);
+		}
+	}
+	EXPECT_TRUE(test_bit(first_ro, (unsigned long *)bitmap))
+		TH_LOG("page %zu of the attempted range not logged", first_ro);
+	EXPECT_EQ(0, bitmap[0] & ~(3ULL << (first_ro - 1)));
+	munmap(mem, pages * PAGE_SIZE);
+}
+
+/*
+ * Two tracking HWPTs of one IOAS (two devices in two groups): each read
+ * returns every write since that HWPT's own last read, whichever HWPT was
+ * read first.
+ */
+TEST_F(sw_dirty, two_hwpts_each_see_every_write)
+{
+	uint32_t stdev_b, idev_b, hwpt_b;
+	__u64 *bitmap_b = calloc(1, self->bitmap_bytes);
+	bool none[NR_PAGES] = {};
+
+	ASSERT_NE(NULL, bitmap_b);
+	sw_hwpt_attach();
+	test_cmd_mock_domain_flags(self->ioas_id, MOCK_FLAGS_DEVICE_NO_DIRTY,
+				   &stdev_b, NULL, &idev_b);
+	ASSERT_EQ(0, dirty_declare(self->fd, idev_b, 1));
+	test_cmd_hwpt_alloc(idev_b, self->ioas_id,
+			    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt_b);
+	test_cmd_mock_domain_replace(stdev_b, hwpt_b);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	test_cmd_set_dirty_tracking(hwpt_b, true);
+
+	/* A write read by A, then by B */
+	sw_write(self->area0 + 5 * PAGE_SIZE, 10);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+	ASSERT_EQ(0, _test_cmd_get_dirty_bitmap(self->fd, hwpt_b, BUFFER_SIZE,
+						self->area0, PAGE_SIZE,
+						bitmap_b, 0));
+	check_bitmap(_metadata, self->written, bitmap_b, self->area0,
+		     self->area0, BUFFER_SIZE, PAGE_SIZE);
+
+	/* A write read by B, then by A; and each read cleared only its own */
+	memset(self->written, 0, sizeof(self->written));
+	memset(bitmap_b, 0, self->bitmap_bytes);
+	sw_write(self->area1 + 77 * PAGE_SIZE, 1);
+	ASSERT_EQ(0, _test_cmd_get_dirty_bitmap(self->fd, hwpt_b, BUFFER_SIZE,
+						self->area1, PAGE_SIZE,
+						bitmap_b, 0));
+	check_bitmap(_metadata, self->written, bitmap_b, self->area0,
+		     self->area1, BUFFER_SIZE, PAGE_SIZE);
+	sw_read_check(self->area1, BUFFER_SIZE, PAGE_SIZE, 0);
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+
+	memset(bitmap_b, 0, self->bitmap_bytes);
+	ASSERT_EQ(0, _test_cmd_get_dirty_bitmap(self->fd, hwpt_b, BUFFER_SIZE,
+						self->area1, PAGE_SIZE,
+						bitmap_b, 0));
+	check_bitmap(_metadata, none, bitmap_b, self->area0, self->area1,
+		     BUFFER_SIZE, PAGE_SIZE);
+	free(bitmap_b);
+}
+
+/*
+ * A nested HWPT's driver reports stage-1 addresses, and the log is keyed by
+ * the parent's IOVA: no nesting over a software parent.  The parent itself
+ * is refused, so that no nested HWPT can be put over one; should one exist,
+ * so is the nested HWPT.
+ */
+TEST_F(sw_dirty, nest_parent_refused)
+{
+	struct iommu_hwpt_selftest data = {
+		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+	};
+	uint32_t parent_id, nested_id, stdev_id, idev_id;
+	int rc, err;
+
+	ASSERT_EQ(0, dirty_declare(self->fd, self->idev_id, 1));
+	rc = _test_cmd_hwpt_alloc(self->fd, self->idev_id, self->ioas_id, 0,
+				  IOMMU_HWPT_ALLOC_NEST_PARENT |
+				  IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &parent_id,
+				  IOMMU_HWPT_DATA_NONE, NULL, 0);
+	err = errno;
+	EXPECT_EQ(-1, rc) TH_LOG("a software nest parent was allocated");
+	if (!rc) {
+		EXPECT_FAILS(EOPNOTSUPP,
+			     _test_cmd_hwpt_alloc(self->fd, self->idev_id,
+						  parent_id, 0, 0, &nested_id,
+						  IOMMU_HWPT_DATA_SELFTEST,
+						  &data, sizeof(data)));
+	} else {
+		EXPECT_EQ(EOPNOTSUPP, err);
+	}
+
+	/* Either alone, and nesting on a hardware dirty parent, still go */
+	test_cmd_hwpt_alloc(self->idev_id, self->ioas_id,
+			    IOMMU_HWPT_ALLOC_NEST_PARENT, &parent_id);
+	test_cmd_hwpt_alloc(self->idev_id, self->ioas_id,
+			    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &self->hwpt_id);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, NULL, &idev_id);
+	test_cmd_hwpt_alloc(idev_id, self->ioas_id,
+			    IOMMU_HWPT_ALLOC_NEST_PARENT |
+			    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &parent_id);
+	test_cmd_hwpt_alloc_nested(idev_id, parent_id, 0, &nested_id,
+				   IOMMU_HWPT_DATA_SELFTEST, &data,
+				   sizeof(data));
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A driver may report any length, from a hard interrupt: a report of 2^47
+ * bytes, all of it past the mappings (the device cannot have written
+ * there), returns at once, allocates nothing to speak of (not a 4 KiB chunk
+ * per 128 MiB of IOVA, 4 GiB for this one), and does not turn the log
+ * conservative: the areas then read exactly what was written.
+ */
+TEST_F_TIMEOUT(sw_dirty, huge_driver_report, 300)
+{
+	long long before, after;
+	double t;
+
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	sw_write(self->area0 + 3 * PAGE_SIZE, 1);
+	before = dirty_log_bytes(self->fd, self->ioas_id);
+	ASSERT_LE(0, before);
+
+	t = now();
+	ASSERT_EQ(0, dirty_report(self->fd, self->idev_id,
+				  self->area1 + BUFFER_SIZE, 1ULL << 47));
+	t = now() - t;
+	after = dirty_log_bytes(self->fd, self->ioas_id);
+	TH_LOG("report of 2^47 bytes: %.3f s, log %lld -> %lld bytes", t,
+	       before, after);
+	EXPECT_GT(1.0, t);
+	EXPECT_GE(1LL << 20, after - before);
+
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+	sw_read_check(self->area1, BUFFER_SIZE, PAGE_SIZE, 0);
+}
+
+/*
+ * page_size must be a power of two.  12 KiB was taken as 4 KiB (its lowest
+ * bit): the read wrote three times the bitmap the user sized for 12 KiB
+ * pages, past its end, and cleared what it wrote there.  Refused now, before
+ * anything is written or cleared.  The range is 64 pages of 12 KiB (one u64
+ * of bitmap, the rest of the page is the guard), aligned for 12 KiB as the
+ * alignment check sees it (iova & 0x2fff == 0); its last 4 KiB page is
+ * dirty, bit 191 for a 4 KiB read.
+ */
+#define ODD_PAGE_SIZE (3 * 4096UL)
+#define ODD_RANGE (64 * ODD_PAGE_SIZE)
+#define ODD_LAST_PAGE (ODD_RANGE / 4096 - 1)
+
+/* Read at ODD_PAGE_SIZE into a one-u64 bitmap with a guard after it */
+static void read_odd_page_size(struct __test_metadata *_metadata, int fd,
+			       __u32 hwpt_id, __u64 iova)
+{
+	size_t page = sysconf(_SC_PAGE_SIZE), i;
+	unsigned char *map = mmap(NULL, page, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int rc;
+
+	ASSERT_NE(MAP_FAILED, map);
+	memset(map, 0, page);
+	rc = _test_cmd_get_dirty_bitmap(fd, hwpt_id, ODD_RANGE, iova,
+					ODD_PAGE_SIZE, (__u64 *)map, 0);
+	EXPECT_EQ(-1, rc) TH_LOG("page_size %lu accepted", ODD_PAGE_SIZE);
+	EXPECT_EQ(EINVAL, rc ? errno : 0);
+	for (i = sizeof(__u64); i < page && !map[i]; i++)
+		;
+	EXPECT_EQ(page, i) TH_LOG("byte %zu past the user's bitmap written",
+				  i);
+	munmap(map, page);
+}
+
+TEST_F(sw_dirty, page_size_not_power_of_two)
+{
+	__u64 iova = self->area0;
+
+	ASSERT_EQ(0, iova & (ODD_PAGE_SIZE - 1));
+	ASSERT_EQ(0, (iova + ODD_RANGE) & (ODD_PAGE_SIZE - 1));
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	sw_write(iova + ODD_LAST_PAGE * PAGE_SIZE, 1);
+	sw_write(iova, 1);
+
+	read_odd_page_size(_metadata, self->fd, self->hwpt_id, iova);
+	/* Nothing was taken */
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+}
+
+TEST_F(hw_dirty, page_size_not_power_of_two)
+{
+	size_t bits = ODD_RANGE / MOCK_IO_PAGE;
+	__u64 *pattern = calloc(1, bits / BITS_PER_BYTE);
+	unsigned char data = 1;
+	uint32_t access_id;
+	size_t i;
+
+	ASSERT_NE(NULL, pattern);
+	test_cmd_create_access(self->ioas_id, &access_id, 0);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	/* The IOMMU's bit on the last page, the log's on the first */
+	set_bit(bits - 1, (unsigned long *)pattern);
+	test_cmd_mock_domain_set_dirty(self->fd, self->hwpt_id, ODD_RANGE,
+				       self->area0, MOCK_IO_PAGE, pattern,
+				       NULL);
+	ASSERT_EQ(0, access_rw(self->fd, access_id, self->area0, &data, 1,
+			       MOCK_ACCESS_RW_WRITE));
+
+	read_odd_page_size(_metadata, self->fd, self->hwpt_id, self->area0);
+	/* Nothing was taken */
+	memset(self->bitmap, 0, self->bitmap_bytes);
+	ASSERT_EQ(0, read_dirty(self->area0, BUFFER_SIZE));
+	for (i = 0; i < BUFFER_SIZE / MOCK_IO_PAGE; i++) {
+		EXPECT_EQ(i == bits - 1 || i < PAGE_SIZE / MOCK_IO_PAGE,
+			  test_bit(i, (unsigned long *)self->bitmap))
+			TH_LOG("bit %zu (iova 0x%llx)", i,
+			       (unsigned long long)(self->area0 +
+						    i * MOCK_IO_PAGE));
+	}
+	close(access_id);
+	free(pattern);
 }
 
 /*
@@ -859,6 +1250,156 @@ TEST_F_TIMEOUT(fail_nth, software_hwpt_path, 900)
 		ASSERT_GT(5000, nth);
 	}
 	TH_LOG("%u runs with a failure injected, then one without", injected);
+}
+
+/*
+ * A read of a hardware HWPT that also has software bits takes the IOMMU's
+ * bits (clearing its IOPTEs) and then the log's.  Run it with its Nth fault
+ * point failing, for every N: a read that fails must fail with the errno of
+ * the failure (-ENOMEM for an allocation, not -EFAULT) and must lose no page
+ * of either half: the next read, without a failure, reports every page the
+ * IOMMU and the emulated device dirtied.  The bitmap is fresh memory each
+ * time, so that pinning it faults it in and allocates too.
+ */
+static const unsigned int hwsw_hw_pages[] = { 3, 100, 400 };
+static const unsigned int hwsw_sw_pages[] = { 7, 300 };
+
+struct hwsw_run {
+	int fd;
+	__u32 hwpt_id, access_id;
+};
+
+static void hwsw_dirty(struct __test_metadata *_metadata, struct hwsw_run *run)
+{
+	__u64 *pattern = calloc(1, BUFFER_SIZE / MOCK_IO_PAGE / BITS_PER_BYTE);
+	unsigned char data = 0x5a;
+	unsigned int i;
+
+	ASSERT_NE(NULL, pattern);
+	for (i = 0; i < ARRAY_SIZE(hwsw_hw_pages); i++) {
+		set_bit(2 * hwsw_hw_pages[i], (unsigned long *)pattern);
+		set_bit(2 * hwsw_hw_pages[i] + 1, (unsigned long *)pattern);
+	}
+	ASSERT_EQ(0, _test_cmd_mock_domain_set_dirty(run->fd, run->hwpt_id,
+						     BUFFER_SIZE,
+						     MOCK_APERTURE_START,
+						     MOCK_IO_PAGE, pattern,
+						     NULL));
+	free(pattern);
+	for (i = 0; i < ARRAY_SIZE(hwsw_sw_pages); i++)
+		ASSERT_EQ(0, access_rw(run->fd, run->access_id,
+				       MOCK_APERTURE_START +
+				       hwsw_sw_pages[i] * PAGE_SIZE + 9,
+				       &data, 1, MOCK_ACCESS_RW_WRITE));
+}
+
+/* The pages of hwsw_dirty() missing from @map; each one is logged */
+static unsigned int hwsw_missing(struct __test_metadata *_metadata,
+				 unsigned int nth, const __u64 *map)
+{
+	unsigned int i, missing = 0;
+
+	for (i = 0; i < ARRAY_SIZE(hwsw_hw_pages); i++) {
+		if (test_bit(hwsw_hw_pages[i], (unsigned long *)map))
+			continue;
+		TH_LOG("nth %u: IOMMU-dirty page %u lost", nth,
+		       hwsw_hw_pages[i]);
+		missing++;
+	}
+	for (i = 0; i < ARRAY_SIZE(hwsw_sw_pages); i++) {
+		if (test_bit(hwsw_sw_pages[i], (unsigned long *)map))
+			continue;
+		TH_LOG("nth %u: emulated write to page %u lost", nth,
+		       hwsw_sw_pages[i]);
+		missing++;
+	}
+	return missing;
+}
+
+TEST_F_TIMEOUT(fail_nth, hardware_read_loses_nothing, 900)
+{
+	unsigned int nth, injected = 0, lost = 0, bad_errno = 0;
+	__u64 iova = MOCK_APERTURE_START;
+	struct hwsw_run run = {};
+	size_t map_bytes = PAGE_SIZE;
+	__u32 ioas_id, stdev_id, idev_id;
+
+	run.fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, run.fd);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(run.fd, &ioas_id));
+	ASSERT_EQ(0, _test_cmd_mock_domain(run.fd, ioas_id, &stdev_id, NULL,
+					   &idev_id));
+	ASSERT_EQ(0, _test_cmd_hwpt_alloc(run.fd, idev_id, ioas_id, 0,
+					  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+					  &run.hwpt_id, IOMMU_HWPT_DATA_NONE,
+					  NULL, 0));
+	ASSERT_EQ(0, _test_cmd_mock_domain_replace(run.fd, stdev_id,
+						   run.hwpt_id, NULL));
+	ASSERT_EQ(0, _test_ioctl_ioas_map(run.fd, ioas_id, buffer, BUFFER_SIZE,
+					  &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+					  IOMMU_IOAS_MAP_READABLE |
+					  IOMMU_IOAS_MAP_WRITEABLE));
+	ASSERT_EQ(0, _test_cmd_create_access(run.fd, ioas_id, &run.access_id,
+					     0));
+	ASSERT_EQ(0, set_tracking(run.fd, run.hwpt_id, true));
+
+	for (nth = 1;; nth++) {
+		__u64 *map = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int rc, err, bits = 0, i;
+		bool hit;
+
+		ASSERT_NE(MAP_FAILED, map);
+		hwsw_dirty(_metadata, &run);
+
+		ASSERT_EQ(0, fail_nth_arm(self->nth_fd, nth));
+		rc = read_dirty_bitmap(run.fd, run.hwpt_id, MOCK_APERTURE_START,
+				       BUFFER_SIZE, PAGE_SIZE, map, 0);
+		err = errno;
+		hit = fail_nth_disarm(self->nth_fd);
+
+		if (rc) {
+			EXPECT_TRUE(hit) TH_LOG("nth %u: read failed (%s) with no failure injected",
+						nth, strerror(err));
+			/*
+			 * Under CONFIG_IOMMUFD_TEST the object lookup is a
+			 * fault point of its own, failing with -ENOENT before
+			 * the read starts; every other one is an allocation.
+			 */
+			if (hit && err != ENOMEM && err != ENOENT) {
+				TH_LOG("nth %u: %s, not ENOMEM, from a failed allocation",
+				       nth, strerror(err));
+				bad_errno++;
+			}
+			/* What the failed read wrote is not to be trusted */
+			munmap(map, map_bytes);
+			map = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			ASSERT_NE(MAP_FAILED, map);
+			ASSERT_EQ(0, read_dirty_bitmap(run.fd, run.hwpt_id,
+						       MOCK_APERTURE_START,
+						       BUFFER_SIZE, PAGE_SIZE,
+						       map, 0));
+		}
+		lost += hwsw_missing(_metadata, nth, map);
+		for (i = 0; i < AREA_PAGES / 64; i++)
+			bits += __builtin_popcountll(map[i]);
+		munmap(map, map_bytes);
+		if (!hit) {
+			/* The run without a failure: everything, exactly */
+			EXPECT_EQ(0, rc);
+			EXPECT_EQ(ARRAY_SIZE(hwsw_hw_pages) +
+				  ARRAY_SIZE(hwsw_sw_pages), bits);
+			break;
+		}
+		injected++;
+		ASSERT_GT(5000, nth);
+	}
+	TH_LOG("%u runs with a failure injected, then one without", injected);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(0, bad_errno);
+	close(run.access_id);
+	teardown_iommufd(run.fd, _metadata);
 }
 
 TEST_HARNESS_MAIN

@@ -2,7 +2,9 @@
 /*
  * The ioctls of software dirty tracking that lowdown's dirty tests and
  * benchmark drive through the iommufd selftest mock: each returns the
- * ioctl's result, -1 with errno on failure.
+ * ioctl's result, -1 with errno on failure.  They take the iommufd fd, so
+ * that a test of another subsystem (vfio_dma_log.c) can put mock devices and
+ * HWPTs on its own IOAS; only access_pin() needs iommufd_utils.h.
  */
 #ifndef __LOWDOWN_IOMMUFD_DIRTY_OPS_H
 #define __LOWDOWN_IOMMUFD_DIRTY_OPS_H
@@ -86,10 +88,25 @@ static long long dirty_log_bytes(int fd, __u32 ioas_id)
 	return cmd.dirty_log_bytes.out_bytes;
 }
 
+#define DIRTY_CONSERVATIVE "/sys/module/iommufd/parameters/dirty_conservative"
+
+/* The dirty_conservative parameter: 0, 1, or -1 if it cannot be read */
+static int get_conservative(void)
+{
+	int fd = open(DIRTY_CONSERVATIVE, O_RDONLY);
+	char c = 0;
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == 'Y' || c == '1' ? 1 : c == 'N' || c == '0' ? 0 : -1;
+}
+
 static int set_conservative(bool on)
 {
-	int fd = open("/sys/module/iommufd/parameters/dirty_conservative",
-		      O_WRONLY);
+	int fd = open(DIRTY_CONSERVATIVE, O_WRONLY);
 	int rc;
 
 	if (fd < 0)
@@ -108,6 +125,74 @@ static __u32 hw_caps(int fd, __u32 idev_id)
 	return info.out_capabilities;
 }
 
+/* A mock device on @pt_id (IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS), on any iommufd */
+static int mock_device_add(int fd, __u32 pt_id, __u32 dev_flags,
+			   __u32 *stdev_id, __u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+		.id = pt_id,
+		.mock_domain_flags = { .dev_flags = dev_flags },
+	};
+	int rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+
+	if (!rc) {
+		*stdev_id = cmd.mock_domain_flags.out_stdev_id;
+		*idev_id = cmd.mock_domain_flags.out_idev_id;
+	}
+	return rc;
+}
+
+/* Move the mock device @stdev_id's group to @pt_id */
+static int mock_device_replace(int fd, __u32 stdev_id, __u32 pt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+		.id = stdev_id,
+		.mock_domain_replace = { .pt_id = pt_id },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* IOMMU_HWPT_ALLOC of a paging HWPT, no driver data */
+static int hwpt_alloc(int fd, __u32 idev_id, __u32 pt_id, __u32 flags,
+		      __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = idev_id,
+		.pt_id = pt_id,
+		.data_type = IOMMU_HWPT_DATA_NONE,
+	};
+	int rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+
+	if (!rc)
+		*hwpt_id = cmd.out_hwpt_id;
+	return rc;
+}
+
+/* IOMMU_HWPT_GET_DIRTY_BITMAP of [iova, iova + length) into @bitmap */
+static int read_dirty_bitmap(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
+			     __u64 page_size, void *bitmap, __u32 flags)
+{
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt_id,
+		.flags = flags,
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.data = (uintptr_t)bitmap,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd);
+}
+
+#ifdef __SELFTEST_IOMMUFD_UTILS
 /*
  * Pin [iova, iova + length) of an area that maps the start of buffer (the
  * one of iommufd_utils.h, included before this file)
@@ -132,5 +217,6 @@ static int access_pin(int fd, __u32 access_id, __u64 iova, size_t length,
 	*pages_id = cmd.access_pages.out_access_pages_id;
 	return rc;
 }
+#endif
 
 #endif

@@ -12,22 +12,32 @@
  * IOVA layout of the fixture's IOAS, AREA bytes each:
  *
  *   [area0 rw] [hole] [area1 rw] [area2 read-only]
+ *
+ * Some tests put another tracker on the same IOAS: a software dirty-tracking
+ * HWPT of an iommufd selftest mock device (CONFIG_IOMMUFD_TEST), read with
+ * IOMMU_HWPT_GET_DIRTY_BITMAP.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/iommufd.h>
+#include <linux/userfaultfd.h>
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
 #include "fail_nth.h"
+#include "iommufd_dirty_ops.h"
 #include "vfio_mdev.h"
 #include "../../../../drivers/vfio/access_log_test.h"
 
@@ -44,7 +54,7 @@
 
 #define MDEV_TYPE_DIR "/sys/class/mdev_bus/" ALT_PARENT_NAME \
 	"/mdev_supported_types/" ALT_TYPE_NAME
-#define CONSERVATIVE "/sys/module/iommufd/parameters/dirty_conservative"
+#define CONSERVATIVE DIRTY_CONSERVATIVE
 
 static int alt_create(char uuid[40], char cdev[64])
 {
@@ -144,6 +154,8 @@ FIXTURE(dma_log)
 	/* Pages written since the last report, by page of the span */
 	__u64 expect[MAP_WORDS];
 	__u64 got[MAP_WORDS];
+	/* dirty_conservative before the test, restored after it */
+	int conservative_was;
 };
 
 static int map_area(int iommufd, __u32 ioas_id, void *va, __u64 iova,
@@ -201,6 +213,7 @@ FIXTURE_SETUP(dma_log)
 {
 	int rc;
 
+	self->conservative_was = get_conservative();
 	self->mem = mmap(NULL, 3 * AREA, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
@@ -223,7 +236,7 @@ FIXTURE_SETUP(dma_log)
 
 FIXTURE_TEARDOWN(dma_log)
 {
-	write_file(CONSERVATIVE, "0");
+	write_file(CONSERVATIVE, self->conservative_was > 0 ? "1" : "0");
 	if (self->devfd >= 0)
 		close(self->devfd);
 	close(self->iommufd);
@@ -400,7 +413,8 @@ TEST_F(dma_log, sub_range_report)
 
 /*
  * A REPORT whose bitmap cannot be written fails, and what it took from the
- * log is not lost: every writable page reads dirty until logging restarts.
+ * log is not lost: the next REPORT has it (and may have more: every
+ * writable page, if the log turned conservative), until logging restarts.
  */
 TEST_F(dma_log, unwritable_bitmap_loses_nothing)
 {
@@ -416,10 +430,15 @@ TEST_F(dma_log, unwritable_bitmap_loses_nothing)
 	ASSERT_EQ(-EFAULT, log_report(self->devfd, IOVA_BASE,
 				      IOVA_END - IOVA_BASE, PG, ro));
 	ASSERT_EQ(0, report_span(self));
-	for (p = 0; p < SPAN_PAGES; p++)
-		ASSERT_EQ(p < AREA_PAGES ||
-			  (p >= 2 * AREA_PAGES && p < 3 * AREA_PAGES),
-			  test_bit64(self->got, p));
+	for (p = 0; p < SPAN_PAGES; p++) {
+		bool writable = p < AREA_PAGES ||
+				(p >= 2 * AREA_PAGES && p < 3 * AREA_PAGES);
+
+		if (test_bit64(self->expect, p))
+			ASSERT_TRUE(test_bit64(self->got, p));
+		if (!writable)
+			ASSERT_FALSE(test_bit64(self->got, p));
+	}
 
 	ASSERT_EQ(0, log_stop(self->devfd));
 	ASSERT_EQ(0, log_start(self->devfd));
@@ -661,24 +680,574 @@ TEST_F(dma_log, read_and_write_pin_of_one_range)
 	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
 }
 
-/* Conservative mode: every writable mapping, on every report */
+/*
+ * Conservative mode: every writable mapping, on every report.  The mode is
+ * the one of the parameter at START, for as long as logging lasts: turning
+ * the parameter off must not blind a device that logs conservatively, nor
+ * turning it on change one that logs exactly.
+ */
 TEST_F(dma_log, conservative)
 {
 	unsigned long p;
 	int i;
 
-	ASSERT_EQ(0, log_start(self->devfd));
 	ASSERT_EQ(0, write_file(CONSERVATIVE, "1"));
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, write_file(CONSERVATIVE, "0"));
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, report_span(self));
-		for (p = 0; p < SPAN_PAGES; p++)
+		for (p = 0; p < SPAN_PAGES; p++) {
 			ASSERT_EQ(p < AREA_PAGES ||
 				  (p >= 2 * AREA_PAGES && p < 3 * AREA_PAGES),
-				  test_bit64(self->got, p));
+				  test_bit64(self->got, p))
+				TH_LOG("report %d, page %lu", i, p);
+		}
 	}
-	ASSERT_EQ(0, write_file(CONSERVATIVE, "0"));
+
+	ASSERT_EQ(0, log_stop(self->devfd));
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, write_file(CONSERVATIVE, "1"));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 6 * PG, 1, 0x61));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)));
+}
+
+/*
+ * A software dirty-tracking HWPT on the fixture's IOAS, tracking: a mock
+ * device whose IOMMU has no dirty bits, declared a reporter (so that its
+ * HWPT is exact), on a HWPT of its own.  0 or -errno.
+ */
+static int sw_hwpt_on(struct _test_data_dma_log *self, __u32 *hwpt_id)
+{
+	__u32 stdev_id, idev_id;
+
+	if (mock_device_add(self->iommufd, self->ioas_id,
+			    MOCK_FLAGS_DEVICE_NO_DIRTY, &stdev_id, &idev_id) ||
+	    dirty_declare(self->iommufd, idev_id, 1) ||
+	    hwpt_alloc(self->iommufd, idev_id, self->ioas_id,
+		       IOMMU_HWPT_ALLOC_DIRTY_TRACKING, hwpt_id) ||
+	    mock_device_replace(self->iommufd, stdev_id, *hwpt_id) ||
+	    set_tracking(self->iommufd, *hwpt_id, true))
+		return -errno;
+	return 0;
+}
+
+/* Read the HWPT's bits of area0 and area1 into @map, by page of the span */
+static int hwpt_read_span(struct _test_data_dma_log *self, __u32 hwpt_id,
+			  __u64 *map)
+{
+	memset(map, 0, MAP_WORDS * sizeof(*map));
+	if (read_dirty_bitmap(self->iommufd, hwpt_id, IOVA_AREA0, AREA, PG,
+			      map, 0) ||
+	    read_dirty_bitmap(self->iommufd, hwpt_id, IOVA_AREA1, AREA, PG,
+			      map + 2 * AREA_PAGES / 64, 0))
+		return -errno;
+	return 0;
+}
+
+/*
+ * A device that logs and a HWPT that tracks, on one IOAS: each one's read
+ * returns every write since its own last read.  REPORT must not take the
+ * HWPT's bits, nor the HWPT's read the device's.
+ */
+TEST_F(dma_log, hwpt_and_access_each_see_every_write)
+{
+	__u64 map[MAP_WORDS];
+	__u32 hwpt_id;
+
+	ASSERT_EQ(0, sw_hwpt_on(self, &hwpt_id));
+	ASSERT_EQ(0, log_start(self->devfd));
+
+	/* REPORT first, then the HWPT */
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + 3 * PG, 10, 0x71));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)));
+	ASSERT_EQ(0, hwpt_read_span(self, hwpt_id, map));
+	ASSERT_EQ(0, memcmp(self->expect, map, sizeof(map)))
+		TH_LOG("the HWPT lost the write REPORT took (%d pages read)",
+		       count_bits(map, MAP_WORDS));
+
+	/* The HWPT first, then REPORT */
+	memset(self->expect, 0, sizeof(self->expect));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 40 * PG, 1, 0x72));
+	ASSERT_EQ(0, hwpt_read_span(self, hwpt_id, map));
+	ASSERT_EQ(0, memcmp(self->expect, map, sizeof(map)));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)))
+		TH_LOG("REPORT lost the write the HWPT took (%d pages reported)",
+		       count_bits(self->got, MAP_WORDS));
+
+	/* And each read cleared only its own */
 	ASSERT_EQ(0, report_span(self));
 	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	ASSERT_EQ(0, hwpt_read_span(self, hwpt_id, map));
+	ASSERT_EQ(0, count_bits(map, MAP_WORDS));
+}
+
+/*
+ * Writes the device made before it moved to another IOAS, not yet
+ * reported, are in its next REPORT: its log goes with it, keyed by IOVA.
+ */
+TEST_F(dma_log, replace_ioas_keeps_unreported_writes)
+{
+	__u32 ioas2 = ioas_alloc(self->iommufd);
+
+	ASSERT_NE(0, ioas2);
+	ASSERT_EQ(0, map_span(self->iommufd, ioas2, self->mem));
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + 9 * PG, 10, 0x81));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 300 * PG, 2 * PG, 0x82));
+	ASSERT_EQ(0, attach_pt(self->devfd, ioas2));
+
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)))
+		TH_LOG("%d of %d pages written before the move reported",
+		       count_bits(self->got, MAP_WORDS),
+		       count_bits(self->expect, MAP_WORDS));
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, count_bits(self->got, MAP_WORDS));
+	ASSERT_EQ(0, memcmp(self->shadow, self->mem, 2 * AREA));
+}
+
+/*
+ * While the device is detached, another tracker starting on its old IOAS
+ * (a HWPT enabling tracking, whose view starts empty) must not wipe what
+ * the device wrote and has not reported: attached again, REPORT has it.
+ */
+TEST_F(dma_log, detached_writes_survive_another_tracker)
+{
+	__u32 hwpt_id;
+
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + 5 * PG, 1, 0x91));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA1 + 11 * PG, PG, 0x92));
+	ASSERT_EQ(0, detach_pt(self->devfd));
+	ASSERT_EQ(0, sw_hwpt_on(self, &hwpt_id));
+	ASSERT_EQ(0, attach_pt(self->devfd, self->ioas_id));
+
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)))
+		TH_LOG("%d of %d pages written before the detach reported",
+		       count_bits(self->got, MAP_WORDS),
+		       count_bits(self->expect, MAP_WORDS));
+}
+
+/*
+ * A device write that fails part-way (the memory behind the IOAS was made
+ * read-only after the map) has written the pages before the failure: the
+ * device's vfio_dma_rw() takes iommufd's fast path, copy_to_user(), which
+ * stops at the first read-only page.  The pages written are reported, and
+ * by the spec every page of the attempted range is.
+ */
+TEST_F(dma_log, partial_write_logged)
+{
+	__u64 iova = IOVA_AREA0 + 7 * PG;
+	unsigned long p;
+
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, mprotect(mem_at(self->mem, iova + PG), PG, PROT_READ));
+	ASSERT_EQ(-EFAULT, alt_do(self->devfd, ALT_CMD_WRITE, 0xa1, iova,
+				  2 * PG));
+	ASSERT_EQ(0xa1, *mem_at(self->mem, iova))
+		TH_LOG("the write did not reach its writable page");
+
+	ASSERT_EQ(0, report_span(self));
+	for (p = 0; p < SPAN_PAGES; p++) {
+		__u64 page = IOVA_BASE + p * PG;
+		bool written = false;
+		size_t i;
+
+		if (page >= IOVA_HOLE && page < IOVA_AREA1)
+			continue;
+		for (i = 0; i < PG; i++)
+			written |= mem_at(self->mem, page)[i] != 0;
+		if (written) {
+			EXPECT_TRUE(test_bit64(self->got, p))
+				TH_LOG("page at 0x%llx written by the failed write, not reported",
+				       (unsigned long long)page);
+		}
+	}
+	EXPECT_TRUE(test_bit64(self->got, (iova + PG - IOVA_BASE) / PG))
+		TH_LOG("the read-only page of the attempted range not reported");
+	EXPECT_EQ(2, count_bits(self->got, MAP_WORDS));
+}
+
+/*
+ * REPORT's page_size must be a power of two (vfio core refuses others), and
+ * a refused REPORT writes nothing past the user's bitmap, sized for the
+ * page size asked for, and takes nothing from the log.
+ */
+TEST_F(dma_log, report_page_size_not_power_of_two)
+{
+	unsigned char *map = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u64 length = 64 * 3 * PG;
+	size_t i;
+
+	ASSERT_NE(MAP_FAILED, map);
+	memset(map, 0, PG);
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + length - 1, 1, 0xb1));
+	ASSERT_EQ(-EINVAL, log_report(self->devfd, IOVA_AREA0, length, 3 * PG,
+				      (__u64 *)map));
+	for (i = 0; i < PG && !map[i]; i++)
+		;
+	ASSERT_EQ(PG, i) TH_LOG("bitmap byte %zu written", i);
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_EQ(0, memcmp(self->expect, self->got, sizeof(self->got)));
+	munmap(map, PG);
+}
+
+/*
+ * REPORT must not hold the device's access (its ioas_lock) while it faults
+ * in the user's bitmap: a fault can take as long as userspace wants, and
+ * meanwhile the device's own DMA, vfio_dma_rw(), must go on.  The bitmap is
+ * in memory whose fault the test holds: a write by the device from another
+ * thread must complete while REPORT waits in the fault.  Two ways to hold a
+ * fault: a userfaultfd that answers only when the test says so, and (for
+ * kernels without CONFIG_USERFAULTFD) a private mapping of a device-mapper
+ * device that is suspended, so that the fault's read waits for its resume.
+ */
+struct held_bitmap {
+	__u64 *bitmap;
+	/* Wait (10 s at most) until @reporter is held in the fault */
+	bool (*wait_held)(struct held_bitmap *held, pid_t reporter);
+	/* Let the fault complete */
+	void (*release)(struct held_bitmap *held);
+};
+
+struct report_call {
+	int devfd;
+	__u64 *bitmap;
+	pid_t tid;
+	int started;
+	int rc;
+};
+
+static void *report_thread(void *arg)
+{
+	struct report_call *r = arg;
+
+	r->tid = gettid();
+	__atomic_store_n(&r->started, 1, __ATOMIC_RELEASE);
+	r->rc = log_report(r->devfd, IOVA_BASE, IOVA_END - IOVA_BASE, PG,
+			   r->bitmap);
+	return NULL;
+}
+
+struct write_call {
+	int devfd;
+	__u64 iova;
+	int rc;
+};
+
+static void *write_thread(void *arg)
+{
+	struct write_call *w = arg;
+
+	w->rc = alt_do(w->devfd, ALT_CMD_WRITE, 0xc1, w->iova, 8);
+	return NULL;
+}
+
+static void report_while_held(struct __test_metadata *_metadata,
+			      struct _test_data_dma_log *self,
+			      struct held_bitmap *held)
+{
+	struct write_call w = {
+		.devfd = self->devfd, .iova = IOVA_AREA1 + 20 * PG,
+	};
+	struct report_call r = {
+		.devfd = self->devfd, .bitmap = held->bitmap,
+	};
+	pthread_t reporter, writer;
+	bool written, reported;
+	struct timespec until;
+
+	/* A page for REPORT to set, so that it must write its bitmap */
+	ASSERT_EQ(0, log_start(self->devfd));
+	ASSERT_EQ(0, dev_write(self, IOVA_AREA0 + 5 * PG, 1, 0xc0));
+
+	ASSERT_EQ(0, pthread_create(&reporter, NULL, report_thread, &r));
+	while (!__atomic_load_n(&r.started, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	if (!held->wait_held(held, r.tid)) {
+		held->release(held);
+		pthread_join(reporter, NULL);
+		ASSERT_TRUE(false)
+			TH_LOG("REPORT was never held in its bitmap's fault (rc %d)",
+			       r.rc);
+	}
+
+	/* REPORT waits in the fault: the device writes meanwhile */
+	ASSERT_EQ(0, pthread_create(&writer, NULL, write_thread, &w));
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	written = pthread_timedjoin_np(writer, NULL, &until) == 0;
+	/* Else the write raced nothing: REPORT must still be in the fault */
+	reported = pthread_tryjoin_np(reporter, NULL) == 0;
+	EXPECT_FALSE(reported) TH_LOG("REPORT was not held in its bitmap's fault");
+
+	held->release(held);
+	if (!reported)
+		ASSERT_EQ(0, pthread_join(reporter, NULL));
+	if (!written)
+		ASSERT_EQ(0, pthread_join(writer, NULL));
+
+	EXPECT_TRUE(written)
+		TH_LOG("the device's write waited for REPORT's bitmap fault");
+	ASSERT_EQ(0, r.rc);
+	ASSERT_EQ(0, w.rc);
+	ASSERT_TRUE(test_bit64(r.bitmap, 5));
+	/* The write raced the REPORT: this one or the next has it */
+	ASSERT_EQ(0, report_span(self));
+	ASSERT_TRUE(test_bit64(r.bitmap, 2 * AREA_PAGES + 20) ||
+		    test_bit64(self->got, 2 * AREA_PAGES + 20));
+}
+
+/* A fault held by a userfaultfd (missing mode) until released */
+struct uffd_held {
+	struct held_bitmap held;
+	int uffd;
+	pthread_t handler;
+	int arrived, release;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static void *uffd_handler(void *arg)
+{
+	struct uffd_held *u = arg;
+	struct pollfd pfd = { .fd = u->uffd, .events = POLLIN };
+	struct uffdio_zeropage zero = {};
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 10000) != 1 ||
+	    read(u->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT)
+		return (void *)1;
+	pthread_mutex_lock(&u->lock);
+	u->arrived = 1;
+	pthread_cond_broadcast(&u->cond);
+	while (!u->release)
+		pthread_cond_wait(&u->cond, &u->lock);
+	pthread_mutex_unlock(&u->lock);
+
+	zero.range.start = msg.arg.pagefault.address & ~(PG - 1);
+	zero.range.len = PG;
+	return ioctl(u->uffd, UFFDIO_ZEROPAGE, &zero) ? (void *)2 : NULL;
+}
+
+static bool uffd_wait_held(struct held_bitmap *held, pid_t reporter)
+{
+	struct uffd_held *u = (struct uffd_held *)held;
+	struct timespec until;
+	bool arrived;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&u->lock);
+	while (!u->arrived &&
+	       pthread_cond_timedwait(&u->cond, &u->lock, &until) == 0)
+		;
+	arrived = u->arrived;
+	pthread_mutex_unlock(&u->lock);
+	return arrived;
+}
+
+static void uffd_release(struct held_bitmap *held)
+{
+	struct uffd_held *u = (struct uffd_held *)held;
+
+	pthread_mutex_lock(&u->lock);
+	u->release = 1;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+}
+
+TEST_F(dma_log, report_uffd_fault_does_not_stall_device)
+{
+	struct uffd_held u = {
+		.held = { .wait_held = uffd_wait_held,
+			  .release = uffd_release },
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.cond = PTHREAD_COND_INITIALIZER,
+	};
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	void *ret;
+
+	u.uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u.uffd < 0)
+		SKIP(return,
+		     "no userfaultfd (%s): it needs CONFIG_USERFAULTFD=y, and CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1; report_held_read_does_not_stall_device tests the same without it",
+		     strerror(errno));
+	ASSERT_EQ(0, ioctl(u.uffd, UFFDIO_API, &api));
+	u.held.bitmap = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, u.held.bitmap);
+	reg.range.start = (uintptr_t)u.held.bitmap;
+	reg.range.len = PG;
+	ASSERT_EQ(0, ioctl(u.uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_EQ(0, pthread_create(&u.handler, NULL, uffd_handler, &u));
+
+	report_while_held(_metadata, self, &u.held);
+
+	uffd_release(&u.held);
+	ASSERT_EQ(0, pthread_join(u.handler, &ret));
+	ASSERT_EQ(NULL, ret);
+	close(u.uffd);
+	munmap(u.held.bitmap, PG);
+}
+
+/*
+ * A fault held by a suspended device-mapper device: the bitmap is a private
+ * mapping of a linear dm device over a loop device, whose page cache is
+ * empty, so that writing the bitmap first reads its page, and the read
+ * waits until the device is resumed.  dmsetup and losetup run without udev
+ * (the test VM has none).
+ */
+struct dm_held {
+	struct held_bitmap held;
+	char backing[64], loop[64], name[64], node[96];
+	int fd;
+	bool suspended;
+};
+
+static int run_command(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) ? -1 : 0;
+}
+
+static bool dm_wait_held(struct held_bitmap *held, pid_t reporter)
+{
+	char path[64], stat[512], *state;
+	int i, fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", reporter);
+	/* Blocked on the page's read: uninterruptible, then killable (D) */
+	for (i = 0; i < 1000; i++) {
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return false;
+		n = read(fd, stat, sizeof(stat) - 1);
+		close(fd);
+		if (n <= 0)
+			return false;
+		stat[n] = 0;
+		state = strrchr(stat, ')');
+		if (state && state[1] == ' ' && state[2] == 'D')
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void dm_release(struct held_bitmap *held)
+{
+	struct dm_held *d = (struct dm_held *)held;
+
+	if (d->suspended &&
+	    !run_command("dmsetup --noudevsync resume %s", d->name))
+		d->suspended = false;
+}
+
+/* The dm device's node: /dev/mapper/NAME, or /dev/dm-N found by its name */
+static int dm_open(struct dm_held *d)
+{
+	char path[300], name[64];
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	snprintf(d->node, sizeof(d->node), "/dev/mapper/%s", d->name);
+	fd = open(d->node, O_RDONLY);
+	if (fd >= 0)
+		return fd;
+	dir = opendir("/sys/block");
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "dm-", 3))
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/dm/name",
+			 de->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (read(fd, name, sizeof(name) - 1) > 0 &&
+		    !strncmp(name, d->name, strlen(d->name)) &&
+		    name[strlen(d->name)] == '\n')
+			snprintf(d->node, sizeof(d->node), "/dev/%.16s",
+				 de->d_name);
+		close(fd);
+	}
+	closedir(dir);
+	return open(d->node, O_RDONLY);
+}
+
+TEST_F(dma_log, report_held_read_does_not_stall_device)
+{
+	struct dm_held d = {
+		.held = { .wait_held = dm_wait_held, .release = dm_release },
+		.fd = -1,
+	};
+	char cmd[128];
+	FILE *losetup;
+	int fd;
+
+	snprintf(d.backing, sizeof(d.backing), "/tmp/lowdown-held-%d",
+		 getpid());
+	snprintf(d.name, sizeof(d.name), "lowdown-held-%d", getpid());
+	fd = open(d.backing, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 1 << 20));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null",
+		 d.backing);
+	losetup = popen(cmd, "r");
+	if (!losetup || !fgets(d.loop, sizeof(d.loop), losetup) ||
+	    pclose(losetup)) {
+		unlink(d.backing);
+		SKIP(return, "no loop device (losetup failed)");
+	}
+	d.loop[strcspn(d.loop, "\n")] = 0;
+	if (run_command("dmsetup --noudevsync create %s --table '0 2048 linear %s 0' 2>/dev/null",
+			d.name, d.loop)) {
+		run_command("losetup -d %s", d.loop);
+		unlink(d.backing);
+		SKIP(return, "no device-mapper device (dmsetup create failed)");
+	}
+
+	d.fd = dm_open(&d);
+	EXPECT_LE(0, d.fd) TH_LOG("no node for %s", d.name);
+	if (d.fd >= 0) {
+		d.held.bitmap = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE, d.fd, 0);
+		EXPECT_NE(MAP_FAILED, d.held.bitmap);
+	}
+	if (d.fd >= 0 && d.held.bitmap != MAP_FAILED) {
+		/* Nothing of the device cached: the fault must read it */
+		EXPECT_EQ(0, posix_fadvise(d.fd, 0, 0, POSIX_FADV_DONTNEED));
+		EXPECT_EQ(0, run_command("dmsetup --noudevsync suspend %s", d.name));
+		d.suspended = true;
+		report_while_held(_metadata, self, &d.held);
+		dm_release(&d.held);
+		munmap(d.held.bitmap, PG);
+	}
+	if (d.fd >= 0)
+		close(d.fd);
+	dm_release(&d.held);
+	run_command("dmsetup --noudevsync remove %s", d.name);
+	run_command("losetup -d %s", d.loop);
+	unlink(d.backing);
 }
 
 struct writer {
