@@ -178,6 +178,8 @@ MODULE_PARM_DESC(dirty_conservative,
 
 /* Frees logs and trackers after a grace period; drained at module exit */
 static struct workqueue_struct *dirty_wq;
+/* Trackers allocated and not yet freed, for the selftest's leak checks */
+static atomic_t dirty_trackers_live;
 
 /* One page of a view's bits; immutable once published */
 struct dirty_chunk {
@@ -193,6 +195,11 @@ struct dirty_link {
 	struct iommufd_dirty_tracker *tracker;
 	/* The log it is on, NULL when unused */
 	struct iommufd_dirty_log *log;
+	/*
+	 * Left a log: a driver report may still be walking through @node,
+	 * so it is not reused before a grace period
+	 */
+	bool stale;
 };
 
 struct iommufd_dirty_tracker {
@@ -225,6 +232,12 @@ struct iommufd_dirty_log {
 	struct list_head links;
 	/* Pinned IOVA ranges while there are trackers, struct dirty_pin */
 	struct rb_root_cached pins;
+	/*
+	 * Some pins standing when the first tracker started could not be
+	 * recorded: every tracker reports all writable IOVA until the last
+	 * one leaves.  Under @lock.
+	 */
+	bool pins_lost;
 	/* Driver reports reach the log under RCU: freed after a grace period */
 	struct rcu_work free_work;
 };
@@ -373,6 +386,7 @@ static struct iommufd_dirty_tracker *dirty_tracker_alloc(bool hw,
 		tracker->links[i].tracker = tracker;
 	}
 	kref_init(&tracker->ref);
+	atomic_inc(&dirty_trackers_live);
 	return tracker;
 }
 
@@ -388,6 +402,20 @@ static void dirty_tracker_free(struct work_struct *work)
 		dirty_chunk_free(chunk);
 	xa_destroy(&tracker->chunks);
 	kfree(tracker);
+	atomic_dec(&dirty_trackers_live);
+}
+
+/**
+ * iommufd_dirty_trackers_live() - trackers allocated and not yet freed
+ *
+ * Frees run an RCU grace period and a workqueue pass after the last
+ * reference goes, so a count that should drop may take a moment to.
+ *
+ * Return: the count, over every IOAS.
+ */
+unsigned int iommufd_dirty_trackers_live(void)
+{
+	return atomic_read(&dirty_trackers_live);
 }
 
 /* Sources may still be marking it: free after a grace period */
@@ -535,17 +563,33 @@ static void dirty_tracker_mark(struct iommufd_dirty_tracker *tracker,
 	}
 }
 
-/* @source: IOMMUFD_DIRTY_SRC_*, for the trace.  Any context. */
+/*
+ * @source: IOMMUFD_DIRTY_SRC_*, for the trace.  With the io_pagetable's
+ * iova_rwsem held, which no tracker joins or leaves under: the list is
+ * walked without RCU, which the write path of emulated devices would pay
+ * for on every write.
+ */
 static void dirty_log_mark(struct iommufd_dirty_log *log, unsigned long iova,
 			   unsigned long last, u8 source)
 {
 	struct dirty_link *link;
 
+	lockdep_assert_held(&log->iopt->iova_rwsem);
 	trace_iommufd_dirty_log_mark(source, iova, (u64)last - iova + 1);
-	rcu_read_lock();
+	list_for_each_entry(link, &log->links, node)
+		dirty_tracker_mark(link->tracker, iova, last);
+}
+
+/* dirty_log_mark() for driver reports: any context, under RCU only */
+static void dirty_log_mark_rcu(struct iommufd_dirty_log *log,
+			       unsigned long iova, unsigned long last)
+{
+	struct dirty_link *link;
+
+	trace_iommufd_dirty_log_mark(IOMMUFD_DIRTY_SRC_REPORT, iova,
+				     (u64)last - iova + 1);
 	list_for_each_entry_rcu(link, &log->links, node)
 		dirty_tracker_mark(link->tracker, iova, last);
-	rcu_read_unlock();
 }
 
 /**
@@ -646,13 +690,14 @@ void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area)
 	bool hw = false, was_write;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
-	if (!log || list_empty(&log->links) ||
-	    !(area->iommu_prot & IOMMU_WRITE))
+	if (!log || list_empty(&log->links))
 		return;
 	mutex_lock(&log->lock);
 	was_write = dirty_pins_end(log, ALIGN_DOWN(iova, PAGE_SIZE),
 				   last | (PAGE_SIZE - 1));
 	mutex_unlock(&log->lock);
+	if (!(area->iommu_prot & IOMMU_WRITE))
+		return;
 	if (was_write) {
 		dirty_log_mark(log, iova, last, IOMMUFD_DIRTY_SRC_UNMAP);
 		return;
@@ -879,12 +924,15 @@ static void dirty_tracker_join(struct iommufd_dirty_log *log,
 		link = &tracker->links[1];
 	if (WARN_ON(link->log))
 		return;
+	if (WARN_ON(link->stale))
+		return;
 	if (dirty_tracker_alloc_areas(tracker, log->iopt))
 		dirty_tracker_overflow(tracker);
 	if (list_empty(&log->links) && dirty_pins_take_standing(log)) {
-		/* The pins that made it in are reported; the others are not */
+		/* Unrecorded pins may be written: every tracker reports all */
 		dirty_pins_free(log);
-		dirty_tracker_overflow(tracker);
+		log->pins_lost = true;
+		pr_warn_ratelimited("iommufd: dirty log out of memory for pins, reporting all writable IOVA until tracking stops\n");
 	}
 	link->log = log;
 	list_add_tail_rcu(&link->node, &log->links);
@@ -906,8 +954,28 @@ static void dirty_tracker_leave(struct iommufd_dirty_log *log,
 		return;
 	list_del_rcu(&link->node);
 	link->log = NULL;
-	if (list_empty(&log->links))
+	link->stale = true;
+	if (list_empty(&log->links)) {
 		dirty_pins_free(log);
+		log->pins_lost = false;
+	}
+}
+
+/*
+ * Make the link dirty_tracker_join() will use reusable: after a grace
+ * period no driver report walks through a link that left a log.  Called
+ * with no log lock held (the wait would stall the IOAS).
+ */
+static void dirty_tracker_links_ready(struct iommufd_dirty_tracker *tracker)
+{
+	struct dirty_link *link = &tracker->links[0];
+
+	if (link->log)
+		link = &tracker->links[1];
+	if (!link->stale)
+		return;
+	synchronize_rcu();
+	link->stale = false;
 }
 
 static void dirty_log_lock(struct iommufd_dirty_log *log)
@@ -961,9 +1029,6 @@ struct dirty_read {
 	bool clear;
 	/* One chunk's bits taken out of the tracker */
 	unsigned long *taken;
-	/* The first and last page whose bit was taken, if any */
-	unsigned long taken_first;
-	unsigned long taken_last;
 	/* [start, last] pairs */
 	unsigned long (*ranges)[2];
 	unsigned int nranges;
@@ -974,7 +1039,7 @@ static int dirty_read_init(struct dirty_read *read, unsigned long iova,
 			   unsigned long last, bool clear)
 {
 	*read = (struct dirty_read){ .iova = iova, .last = last,
-				     .clear = clear, .taken_first = ULONG_MAX };
+				     .clear = clear };
 	read->taken = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
 	return read->taken ? 0 : -ENOMEM;
 }
@@ -1065,20 +1130,23 @@ static int dirty_read_gather(struct dirty_read *read,
 	int rc = 0;
 
 	lockdep_assert_held(&iopt->iova_rwsem);
-	if (tracker->conservative || READ_ONCE(tracker->overflow))
+	if (tracker->conservative || READ_ONCE(tracker->overflow) ||
+	    (log && READ_ONCE(log->pins_lost)))
 		rc = dirty_read_add_writable(read, iopt);
 	if (!rc && log)
 		rc = dirty_read_add_pins(read, log);
 	return rc;
 }
 
+/* Report [iova, last], clipped to the read's range */
 static int dirty_read_emit(struct dirty_read *read, unsigned long iova,
 			   unsigned long last)
 {
-	int rc = iova_bitmap_set(read->bitmap, iova, last - iova + 1);
-
-	/* -EINVAL is past the bitmap's end, which clipping rules out */
-	return rc == -EINVAL ? 0 : rc;
+	iova = max(iova, read->iova);
+	last = min(last, read->last);
+	if (iova > last)
+		return 0;
+	return iova_bitmap_set(read->bitmap, iova, last - iova + 1);
 }
 
 /* Report the bits of read->taken, chunk @index, merging runs of pages */
@@ -1105,17 +1173,45 @@ static int dirty_read_emit_taken(struct dirty_read *read, unsigned long index,
 }
 
 /*
+ * Bits of the read's first and last page, when the range covers them only
+ * in part (a page_size below PAGE_SIZE, or a DMA logging range that is not
+ * page aligned): they are reported but not taken, the rest of the page is
+ * still to be read.
+ */
+static unsigned long dirty_read_partial(struct dirty_read *read,
+					unsigned long base, unsigned long w)
+{
+	unsigned long first = read->iova >> PAGE_SHIFT;
+	unsigned long last = read->last >> PAGE_SHIFT;
+	unsigned long mask = 0;
+
+	if (offset_in_page(read->iova) && first >= base + w * BITS_PER_LONG &&
+	    first < base + (w + 1) * BITS_PER_LONG)
+		mask |= BIT(first % BITS_PER_LONG);
+	if (offset_in_page(read->last + 1) &&
+	    last >= base + w * BITS_PER_LONG &&
+	    last < base + (w + 1) * BITS_PER_LONG)
+		mask |= BIT(last % BITS_PER_LONG);
+	return mask;
+}
+
+/*
  * Take (or, without read->clear, copy) the tracker's bits of the read's
- * range and report them, one chunk at a time, noting the span of pages
- * taken (see dirty_read_report()).  Nothing is taken after a chunk that
- * cannot be reported.  No lock held: sources and other readers of the same
- * view use atomics only.
+ * range and report them, one chunk at a time.  No lock held: sources and
+ * other readers of the same view use atomics only.
+ *
+ * When the user's bitmap cannot be written the ioctl fails, and userspace
+ * drops the bitmap with every bit this read took: the chunk that failed
+ * gets its bits back exactly, the chunks before it (already handed out)
+ * have the span of pages taken from them logged again, and nothing after
+ * it is taken.  The next read reports them all, and maybe more.
  */
 static int dirty_read_bits(struct dirty_read *read,
 			   struct iommufd_dirty_tracker *tracker)
 {
 	unsigned long first_page = read->iova >> PAGE_SHIFT;
 	unsigned long last_page = read->last >> PAGE_SHIFT;
+	unsigned long taken_first = ULONG_MAX, taken_last = 0;
 	struct dirty_chunk *chunk;
 	unsigned long index;
 	int rc;
@@ -1136,37 +1232,42 @@ static int dirty_read_bits(struct dirty_read *read,
 						BITS_PER_LONG - 1);
 			unsigned long mask = GENMASK(whi % BITS_PER_LONG,
 						     wlo % BITS_PER_LONG);
+			unsigned long take = mask & ~dirty_read_partial(read,
+									base, w);
 			atomic_long_t *word = &chunk->bits[w];
 
-			if (!(atomic_long_read(word) & mask))
-				read->taken[w] = 0;
-			else if (read->clear)
+			read->taken[w] = atomic_long_read(word) & mask;
+			if (read->taken[w] && read->clear && take)
 				read->taken[w] =
-					atomic_long_fetch_andnot(mask, word) &
+					atomic_long_fetch_andnot(take, word) &
 					mask;
-			else
-				read->taken[w] = atomic_long_read(word) & mask;
 			any |= read->taken[w];
 		}
 		if (!any)
 			continue;
-		if (read->clear) {
-			read->taken_first = min(read->taken_first, base + lo);
-			read->taken_last = base + hi;
-		}
 		rc = dirty_read_emit_taken(read, index, lo_word, hi_word);
-		if (rc)
+		if (rc) {
+			if (!read->clear)
+				return rc;
+			for (w = lo_word; w <= hi_word; w++)
+				if (read->taken[w])
+					atomic_long_or(read->taken[w],
+						       &chunk->bits[w]);
+			if (taken_first <= taken_last)
+				dirty_tracker_mark(tracker,
+						   taken_first << PAGE_SHIFT,
+						   ((taken_last + 1) << PAGE_SHIFT) - 1);
 			return rc;
+		}
+		taken_first = min(taken_first, base + lo);
+		taken_last = base + hi;
 	}
 	return 0;
 }
 
 /*
- * Report the gathered ranges, then the tracker's bits; no lock held.  When
- * writing the user's bitmap fails, the ioctl fails and userspace drops the
- * bitmap, with the bits already taken: the caller logs the span they came
- * from in the view again (dirty_read_put_back()), so that the next read
- * reports them, and maybe more.
+ * Report the gathered ranges, then the tracker's bits (which puts back what
+ * it took if it fails); no lock held.
  */
 static int dirty_read_report(struct dirty_read *read,
 			     struct iommufd_dirty_tracker *tracker)
@@ -1182,22 +1283,12 @@ static int dirty_read_report(struct dirty_read *read,
 	return rc;
 }
 
-/* Did the read take bits it could not hand out?  Their span, if so. */
-static bool dirty_read_lost(struct dirty_read *read, unsigned long *iova,
-			    unsigned long *last)
-{
-	if (read->taken_first > read->taken_last)
-		return false;
-	*iova = read->taken_first << PAGE_SHIFT;
-	*last = ((read->taken_last + 1) << PAGE_SHIFT) - 1;
-	return true;
-}
-
 /*
- * A read failed after it took bits that are in no view: the IOMMU's, or
- * those a failed report handed out to a bitmap userspace will not use.
- * Log every writable IOVA of the range in the tracker's view instead, so
- * the next read reports them.  Takes iova_rwsem for read.
+ * A read failed after it took the IOMMU's bits, which are in no view now
+ * (the IOMMU's half failed part-way, or the software half failed after
+ * it).  Log every writable IOVA of the range in the tracker's view instead,
+ * so the next read reports them: the IOMMU's bits are only ever of
+ * writable mapped IOVA.  Takes iova_rwsem for read.
  */
 static void dirty_read_put_back(struct iommufd_dirty_tracker *tracker,
 				struct io_pagetable *iopt, unsigned long iova,
@@ -1550,17 +1641,17 @@ static void dirty_read_trace_end(struct dirty_read_trace *trace,
 }
 
 /*
- * The software half of IOMMU_HWPT_GET_DIRTY_BITMAP into @read, allocated
- * before the IOMMU's half ran.  A software HWPT must track and its range
- * must be mapped, as the IOMMU path demands.
+ * What the software half of IOMMU_HWPT_GET_DIRTY_BITMAP needs that takes
+ * locks or memory, before the IOMMU's half takes any bit: the ranges to
+ * report besides the view's bits.  A software HWPT's range must be mapped,
+ * as the IOMMU path demands.
  */
-static int dirty_hwpt_read_sw(struct iommufd_hwpt_paging *hwpt_paging,
-			      struct iommufd_dirty_tracker *tracker,
-			      struct dirty_read *read)
+static int dirty_hwpt_read_gather(struct iommufd_hwpt_paging *hwpt_paging,
+				  struct iommufd_dirty_tracker *tracker,
+				  struct dirty_read *read)
 {
 	struct io_pagetable *iopt = &hwpt_paging->ioas->iopt;
 	struct iopt_area_contig_iter iter;
-	unsigned long iova, last;
 	struct iopt_area *area;
 	int rc = 0;
 
@@ -1575,11 +1666,6 @@ static int dirty_hwpt_read_sw(struct iommufd_hwpt_paging *hwpt_paging,
 	if (!rc)
 		rc = dirty_read_gather(read, tracker, iopt);
 	up_read(&iopt->iova_rwsem);
-	if (rc)
-		return rc;
-	rc = dirty_read_report(read, tracker);
-	if (rc && dirty_read_lost(read, &iova, &last))
-		dirty_read_put_back(tracker, iopt, iova, last);
 	return rc;
 }
 
@@ -1591,9 +1677,10 @@ static int dirty_hwpt_read_sw(struct iommufd_hwpt_paging *hwpt_paging,
  * The union of the IOMMU's dirty bits (when the domain has them) and the
  * HWPT's view, with the hardware path's checks: the range must be aligned
  * and fully mapped, and tracking must be on.  Everything the software half
- * needs is allocated before the IOMMU's half clears its bits, and a read
- * that fails after bits were taken logs the range in the view again
- * (dirty_read_put_back()): a failed read loses nothing.
+ * allocates is allocated before the IOMMU's half clears its bits; a read
+ * that fails after the IOMMU's bits were taken logs the range in the view
+ * (dirty_read_put_back()), and one that fails writing the view's bits puts
+ * them back (dirty_read_bits()): a failed read loses nothing.
  *
  * Return: 0, -EOPNOTSUPP for a HWPT without dirty tracking, -EINVAL,
  * -EOVERFLOW, -ENOMEM, -EFAULT, or the IOMMU driver's error.
@@ -1637,6 +1724,8 @@ int iommufd_dirty_hwpt_read(struct iommufd_hwpt_paging *hwpt_paging,
 				read.bitmap = NULL;
 			}
 		}
+		if (!rc)
+			rc = dirty_hwpt_read_gather(hwpt_paging, tracker, &read);
 		if (rc)
 			goto out;
 	}
@@ -1661,7 +1750,7 @@ int iommufd_dirty_hwpt_read(struct iommufd_hwpt_paging *hwpt_paging,
 	}
 
 	if (tracker) {
-		rc = dirty_hwpt_read_sw(hwpt_paging, tracker, &read);
+		rc = dirty_read_report(&read, tracker);
 		/* The IOMMU's bits went to a bitmap that will not be used */
 		if (rc && clear && !software)
 			dirty_read_put_back(tracker, iopt, cmd->iova, last);
@@ -1747,7 +1836,7 @@ int iommufd_device_dirty_report(struct iommufd_device *idev,
 	rcu_read_lock();
 	log = rcu_dereference(idev->igroup->dirty.log);
 	if (log && dirty_log_tracked(log))
-		dirty_log_mark(log, iova, last, IOMMUFD_DIRTY_SRC_REPORT);
+		dirty_log_mark_rcu(log, iova, last);
 	rcu_read_unlock();
 	return 0;
 }
@@ -1811,6 +1900,7 @@ void iommufd_dirty_access_moved(struct iommufd_access *access,
 	if (new_ioas) {
 		/* iommufd_dirty_access_prepare() allocated it */
 		log = dirty_log_of(&new_ioas->iopt);
+		dirty_tracker_links_ready(tracker);
 		dirty_log_lock(log);
 		dirty_tracker_join(log, tracker);
 		dirty_log_unlock(log);
@@ -1843,6 +1933,22 @@ static void dirty_access_stop(struct iommufd_dirty_tracker *tracker)
 		dirty_log_unlock(log);
 	}
 	dirty_tracker_put(tracker);
+}
+
+/**
+ * iommufd_dirty_access_destroy() - an access goes away
+ * @access: the access, detached; its ioas_lock is held
+ *
+ * A logging access keeps its view while detached, to carry it to the next
+ * IOAS; at destruction there is no next one.
+ */
+void iommufd_dirty_access_destroy(struct iommufd_access *access)
+{
+	lockdep_assert_held(&access->ioas_lock);
+	if (!access->dirty.tracker)
+		return;
+	dirty_access_stop(access->dirty.tracker);
+	access->dirty.tracker = NULL;
 }
 
 /**
@@ -1963,16 +2069,6 @@ int iommufd_access_dirty_read(struct iommufd_access *access,
 
 	if (!rc)
 		rc = dirty_read_report(&read, tracker);
-	if (rc && dirty_read_lost(&read, &iova, &last)) {
-		/* The view is keyed by IOVA: put back where it is now */
-		mutex_lock(&access->ioas_lock);
-		if (access->dirty.tracker == tracker && access->ioas)
-			dirty_read_put_back(tracker, &access->ioas->iopt, iova,
-					    last);
-		else if (access->dirty.tracker == tracker)
-			dirty_tracker_mark(tracker, iova, last);
-		mutex_unlock(&access->ioas_lock);
-	}
 	dirty_tracker_put(tracker);
 out:
 	dirty_read_destroy(&read);

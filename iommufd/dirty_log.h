@@ -91,8 +91,10 @@ int iommufd_dirty_access_prepare(struct iommufd_access *access,
 void iommufd_dirty_access_moved(struct iommufd_access *access,
 				struct iommufd_ioas *old_ioas,
 				struct iommufd_ioas *new_ioas);
+void iommufd_dirty_access_destroy(struct iommufd_access *access);
 
 size_t iommufd_dirty_log_bytes(struct io_pagetable *iopt);
+unsigned int iommufd_dirty_trackers_live(void);
 
 bool iommufd_dirty_hw_capable(struct iommufd_device *idev);
 bool iommufd_dirty_capable(struct iommufd_device *idev);

@@ -95,6 +95,7 @@ static int dirty_test_log_bytes(struct iommufd_ucmd *ucmd,
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 	cmd->dirty_log_bytes.out_bytes = iommufd_dirty_log_bytes(&ioas->iopt);
+	cmd->dirty_log_bytes.out_trackers = iommufd_dirty_trackers_live();
 	iommufd_put_object(ucmd->ictx, &ioas->obj);
 	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
@@ -171,7 +172,8 @@ int iommufd_test_access_dirty(struct iommufd_ucmd *ucmd,
  * MOCK_DIRTY_REPORT_PROCESS.
  *
  * IOMMU_TEST_OP_DIRTY_LOG_BYTES: @cmd->id is an IOAS id; the memory its
- * log takes goes to @cmd->dirty_log_bytes.out_bytes.
+ * log takes goes to @cmd->dirty_log_bytes.out_bytes, and the trackers alive
+ * in all of iommufd to @cmd->dirty_log_bytes.out_trackers.
  *
  * Return: the op's result, -EOPNOTSUPP for an op that is not ours.
  */

@@ -293,6 +293,83 @@ static void check_bitmap(struct __test_metadata *_metadata, const bool *written,
 		sw_check(__iova, __len, __psz);                           \
 	})
 
+/*
+ * A view is freed when its tracker ends, also when that is an access
+ * destroyed while logging (it kept its view to carry to a next IOAS).
+ * Frees wait for a grace period and a workqueue: poll for a while.
+ */
+static int trackers_settle(int fd, __u32 ioas_id, int want)
+{
+	int i, n = -1;
+
+	for (i = 0; i < 100; i++) {
+		n = dirty_trackers_live(fd, ioas_id);
+		if (n == want)
+			break;
+		usleep(50000);
+	}
+	return n;
+}
+
+TEST_F(sw_dirty, destroyed_access_frees_its_view)
+{
+	int base = trackers_settle(self->fd, self->ioas_id, 0);
+	uint32_t access_id;
+
+	ASSERT_LE(0, base);
+	test_cmd_create_access(self->ioas_id, &access_id, 0);
+	ASSERT_EQ(0, access_dirty_set(self->fd, access_id, true));
+	ASSERT_EQ(base + 1, dirty_trackers_live(self->fd, self->ioas_id));
+	/* Destroyed while logging, without STOP: QEMU killed mid-migration */
+	close(access_id);
+	ASSERT_EQ(base, trackers_settle(self->fd, self->ioas_id, base))
+		TH_LOG("the destroyed access's view was not freed");
+
+	/* Stopped, then destroyed: freed too, and only once */
+	test_cmd_create_access(self->ioas_id, &access_id, 0);
+	ASSERT_EQ(0, access_dirty_set(self->fd, access_id, true));
+	ASSERT_EQ(0, access_dirty_set(self->fd, access_id, false));
+	close(access_id);
+	ASSERT_EQ(base, trackers_settle(self->fd, self->ioas_id, base));
+}
+
+/*
+ * A read whose range covers a PAGE_SIZE page of the log only in part (DMA
+ * logging does not make REPORT's range page aligned) reports the page, but
+ * must leave its bit for the read of the rest of it.
+ */
+TEST_F(sw_dirty, partial_page_read_keeps_the_rest)
+{
+	uint64_t page = self->area0 + 9 * PAGE_SIZE, half = PAGE_SIZE / 2;
+	unsigned char data = 0x5a;
+	__u64 bits;
+
+	ASSERT_EQ(0, access_dirty_set(self->fd, self->access_id, true));
+	ASSERT_EQ(0, access_rw(self->fd, self->access_id, page + 8, &data, 1,
+			       MOCK_ACCESS_RW_WRITE));
+
+	/* The second half of the page, then the first */
+	bits = 0;
+	ASSERT_EQ(0, access_dirty_read(self->fd, self->access_id, page + half,
+				       half, half, &bits));
+	ASSERT_EQ(1, bits);
+	bits = 0;
+	ASSERT_EQ(0, access_dirty_read(self->fd, self->access_id, page, half,
+				       half, &bits));
+	ASSERT_EQ(1, bits)
+		TH_LOG("the read of the page's second half took its first half");
+	/* A read of the whole page takes it */
+	bits = 0;
+	ASSERT_EQ(0, access_dirty_read(self->fd, self->access_id, page,
+				       PAGE_SIZE, PAGE_SIZE, &bits));
+	ASSERT_EQ(1, bits);
+	bits = 0;
+	ASSERT_EQ(0, access_dirty_read(self->fd, self->access_id, page,
+				       PAGE_SIZE, PAGE_SIZE, &bits));
+	ASSERT_EQ(0, bits);
+	ASSERT_EQ(0, access_dirty_set(self->fd, self->access_id, false));
+}
+
 TEST_F(sw_dirty, no_source_no_capability)
 {
 	uint32_t hwpt_id;

@@ -88,6 +88,54 @@ static long long dirty_log_bytes(int fd, __u32 ioas_id)
 	return cmd.dirty_log_bytes.out_bytes;
 }
 
+/* Trackers alive in all of iommufd (views not yet freed), or -1 */
+static int dirty_trackers_live(int fd, __u32 ioas_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DIRTY_LOG_BYTES,
+		.id = ioas_id,
+	};
+
+	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	return cmd.dirty_log_bytes.out_trackers;
+}
+
+/* IOMMU_TEST_OP_ACCESS_DIRTY START or STOP of a mock access's logging */
+static int access_dirty_set(int fd, __u32 access_fd, bool on)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_DIRTY,
+		.id = access_fd,
+		.access_dirty.op = on ? MOCK_ACCESS_DIRTY_START :
+					MOCK_ACCESS_DIRTY_STOP,
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* IOMMU_TEST_OP_ACCESS_DIRTY READ: OR the access's dirty pages into @bitmap */
+static int access_dirty_read(int fd, __u32 access_fd, __u64 iova,
+			     __u64 length, __u64 page_size, __u64 *bitmap)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_DIRTY,
+		.id = access_fd,
+		.access_dirty = {
+			.op = MOCK_ACCESS_DIRTY_READ,
+			.iova = iova,
+			.length = length,
+			.page_size = page_size,
+			.uptr = (uintptr_t)bitmap,
+		},
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
 #define DIRTY_CONSERVATIVE "/sys/module/iommufd/parameters/dirty_conservative"
 
 /* The dirty_conservative parameter: 0, 1, or -1 if it cannot be read */
