@@ -32,13 +32,14 @@
 
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
 
-#define MAP_BYTES (1UL << 21)
+#define MAP_BYTES 0x200000UL
 /* The mock IOMMU's aperture starts at 16 MiB */
-#define MAP_IOVA (1UL << 24)
+#define MAP_IOVA 0x1000000UL
 
 static int iommufd;
 /* The access fds, closed before the iommufd fd */
-static int access_fds[4096];
+#define NR_ACCESS_FDS 4096
+static int access_fds[NR_ACCESS_FDS];
 static int naccess_fds;
 
 static void check(int rc, const char *what, int i)
@@ -86,7 +87,7 @@ static void churn_wide(int i, void *buf, int nmaps)
 		.create_access.flags = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
 	};
 	check(test_cmd(&cmd), "CREATE_ACCESS (wide)", i);
-	if (naccess_fds < (int)(sizeof(access_fds) / sizeof(access_fds[0])))
+	if (naccess_fds < NR_ACCESS_FDS)
 		access_fds[naccess_fds++] = cmd.create_access.out_access_fd;
 	cmd = (struct iommu_test_cmd){
 		.op = IOMMU_TEST_OP_ACCESS_DIRTY,
@@ -160,7 +161,7 @@ static void churn_one(int i, void *buf)
 	};
 	check(test_cmd(&cmd), "CREATE_ACCESS", i);
 	access_fd = cmd.create_access.out_access_fd;
-	if (naccess_fds < (int)(sizeof(access_fds) / sizeof(access_fds[0])))
+	if (naccess_fds < NR_ACCESS_FDS)
 		access_fds[naccess_fds++] = access_fd;
 	cmd = (struct iommu_test_cmd){
 		.op = IOMMU_TEST_OP_ACCESS_DIRTY,
