@@ -1255,6 +1255,12 @@ TEST_F_TIMEOUT(fail_nth, software_hwpt_path, 900)
 	unsigned int nth, injected = 0;
 	__u64 first[AREA_PAGES / 64], second[AREA_PAGES / 64];
 	int nth_fd = self->nth_fd;
+	/* Where the trackers alive are counted, for the leak check */
+	int probe_fd = open("/dev/iommu", O_RDWR);
+	__u32 probe_ioas;
+
+	ASSERT_LE(0, probe_fd);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(probe_fd, &probe_ioas));
 
 	for (nth = 1;; nth++) {
 		struct nth_run run = {};
@@ -1321,12 +1327,16 @@ TEST_F_TIMEOUT(fail_nth, software_hwpt_path, 900)
 		}
 		close(run.access_id);
 		teardown_iommufd(fd, _metadata);
+		/* Whatever failed, every view was freed with its HWPT */
+		ASSERT_EQ(0, trackers_settle(probe_fd, probe_ioas, 0))
+			TH_LOG("nth %u: a view leaked", nth);
 		if (!hit)
 			break;
 		injected++;
 		ASSERT_GT(5000, nth);
 	}
 	TH_LOG("%u runs with a failure injected, then one without", injected);
+	close(probe_fd);
 }
 
 /*
