@@ -4,7 +4,8 @@
 # variant drivers, and the tools to measure live-migration downtime.
 #
 #   make check        build everything, run every test in one VM boot (CI)
-#   make check-full   every suite, also the slow ones (none today)
+#   make check-full   every suite, also the slow ones, and lowdown's own
+#                     suites again on a KASAN kernel
 #   make bench        the downtime benchmark (see README.md)
 #
 # Every target first runs 'make deps' (idempotent; installs packages as root).
@@ -20,7 +21,7 @@ KHDR := -isystem $(OBJ)/usr/include
 VM := $(TOP)/tools/testing/vm/run
 VM_TIMEOUT ?= 3600
 
-.PHONY: all deps kernel selftests tools checkpatch check check-full \
+.PHONY: all deps kernel kernel-kasan selftests tools checkpatch check check-full \
 	vm-shell vm-run bench bench-dirty bench-trace cache-clean help
 all: kernel selftests tools
 
@@ -56,9 +57,20 @@ checkpatch: kernel
 check: kernel selftests tools checkpatch
 	$(VM) -t $(VM_TIMEOUT) -- $(TOP)/tools/testing/check
 
-check-full: kernel selftests tools checkpatch
+# The KASAN kernel of make check-full: the same fragment plus
+# kernel/kasan.config, in its own object tree
+KASAN_CONFIG := $(TOP)/kernel/kasan.config
+KASAN_DIRS = $(shell LOWDOWN_CONFIG=$(KASAN_CONFIG) $(TOP)/kernel/build --dirs)
+kernel-kasan: deps
+	@LOWDOWN_CONFIG=$(KASAN_CONFIG) $(TOP)/kernel/build
+
+check-full: kernel selftests tools checkpatch kernel-kasan
 	$(VM) -t $(VM_TIMEOUT) -- $(TOP)/tools/testing/check \
 		$$($(TOP)/tools/testing/check --list)
+	$(VM) -t $(VM_TIMEOUT) \
+		-k $(patsubst OBJ=%,%,$(filter OBJ=%,$(KASAN_DIRS)))/arch/x86/boot/bzImage \
+		-M $(patsubst MODROOT=%,%,$(filter MODROOT=%,$(KASAN_DIRS))) \
+		-- $(TOP)/tools/testing/check --kasan
 
 # make vm-run CMD='tools/testing/check vm_sanity'
 vm-run: kernel selftests tools
