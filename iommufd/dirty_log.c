@@ -178,8 +178,21 @@ MODULE_PARM_DESC(dirty_conservative,
 
 /* Frees logs and trackers after a grace period; drained at module exit */
 static struct workqueue_struct *dirty_wq;
-/* Trackers allocated and not yet freed, for the selftest's leak checks */
-static atomic_t dirty_trackers_live;
+/*
+ * Objects allocated and not yet freed, by kind, for the selftest's leak
+ * checks (iommufd_dirty_objects_live())
+ */
+static atomic_t dirty_live[IOMMUFD_DIRTY_OBJ_NR];
+
+static void dirty_obj_new(enum iommufd_dirty_obj kind)
+{
+	atomic_inc(&dirty_live[kind]);
+}
+
+static void dirty_obj_gone(enum iommufd_dirty_obj kind)
+{
+	atomic_dec(&dirty_live[kind]);
+}
 
 /* One page of a view's bits; immutable once published */
 struct dirty_chunk {
@@ -305,6 +318,7 @@ static struct iommufd_dirty_log *dirty_log_get(struct io_pagetable *iopt)
 	log = kzalloc(sizeof(*log), GFP_KERNEL_ACCOUNT);
 	if (!log)
 		return NULL;
+	dirty_obj_new(IOMMUFD_DIRTY_OBJ_LOG);
 	log->iopt = iopt;
 	mutex_init(&log->lock);
 	INIT_LIST_HEAD(&log->links);
@@ -314,6 +328,7 @@ static struct iommufd_dirty_log *dirty_log_get(struct io_pagetable *iopt)
 	if (old) {
 		mutex_destroy(&log->lock);
 		kfree(log);
+		dirty_obj_gone(IOMMUFD_DIRTY_OBJ_LOG);
 		return dirty_log_of(iopt);
 	}
 	return log;
@@ -327,6 +342,7 @@ static void dirty_pins_free(struct iommufd_dirty_log *log)
 	while ((node = interval_tree_iter_first(&log->pins, 0, ULONG_MAX))) {
 		interval_tree_remove(node, &log->pins);
 		kfree(container_of(node, struct dirty_pin, node));
+		dirty_obj_gone(IOMMUFD_DIRTY_OBJ_PIN);
 	}
 }
 
@@ -342,6 +358,7 @@ static void dirty_log_free(struct work_struct *work)
 	mutex_unlock(&log->lock);
 	mutex_destroy(&log->lock);
 	kfree(log);
+	dirty_obj_gone(IOMMUFD_DIRTY_OBJ_LOG);
 }
 
 /**
@@ -364,9 +381,11 @@ void iommufd_dirty_log_destroy(struct io_pagetable *iopt)
 
 static void dirty_chunk_free(struct dirty_chunk *chunk)
 {
-	if (chunk)
-		kfree(chunk->bits);
+	if (!chunk)
+		return;
+	kfree(chunk->bits);
 	kfree(chunk);
+	dirty_obj_gone(IOMMUFD_DIRTY_OBJ_CHUNK);
 }
 
 static struct iommufd_dirty_tracker *dirty_tracker_alloc(bool hw,
@@ -386,7 +405,7 @@ static struct iommufd_dirty_tracker *dirty_tracker_alloc(bool hw,
 		tracker->links[i].tracker = tracker;
 	}
 	kref_init(&tracker->ref);
-	atomic_inc(&dirty_trackers_live);
+	dirty_obj_new(IOMMUFD_DIRTY_OBJ_TRACKER);
 	return tracker;
 }
 
@@ -402,20 +421,21 @@ static void dirty_tracker_free(struct work_struct *work)
 		dirty_chunk_free(chunk);
 	xa_destroy(&tracker->chunks);
 	kfree(tracker);
-	atomic_dec(&dirty_trackers_live);
+	dirty_obj_gone(IOMMUFD_DIRTY_OBJ_TRACKER);
 }
 
 /**
- * iommufd_dirty_trackers_live() - trackers allocated and not yet freed
+ * iommufd_dirty_objects_live() - objects of a kind allocated and not yet freed
+ * @kind: logs, trackers, chunks or pin records
  *
- * Frees run an RCU grace period and a workqueue pass after the last
- * reference goes, so a count that should drop may take a moment to.
+ * Logs, trackers and their chunks are freed after an RCU grace period and a
+ * workqueue pass, so a count that should drop may take a moment to.
  *
  * Return: the count, over every IOAS.
  */
-unsigned int iommufd_dirty_trackers_live(void)
+unsigned int iommufd_dirty_objects_live(enum iommufd_dirty_obj kind)
 {
-	return atomic_read(&dirty_trackers_live);
+	return atomic_read(&dirty_live[kind]);
 }
 
 /* Sources may still be marking it: free after a grace period */
@@ -451,9 +471,11 @@ static int dirty_tracker_alloc_range(struct iommufd_dirty_tracker *tracker,
 		if (xa_load(&tracker->chunks, index))
 			continue;
 		chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
-		if (chunk)
-			chunk->bits = kzalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
-		if (!chunk || !chunk->bits) {
+		if (!chunk)
+			return -ENOMEM;
+		dirty_obj_new(IOMMUFD_DIRTY_OBJ_CHUNK);
+		chunk->bits = kzalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+		if (!chunk->bits) {
 			dirty_chunk_free(chunk);
 			return -ENOMEM;
 		}
@@ -659,6 +681,7 @@ static bool dirty_pins_end(struct iommufd_dirty_log *log, unsigned long iova,
 		was_write |= pin->writers;
 		interval_tree_remove(node, &log->pins);
 		kfree(pin);
+		dirty_obj_gone(IOMMUFD_DIRTY_OBJ_PIN);
 	}
 	return was_write;
 }
@@ -738,6 +761,7 @@ static int dirty_pin_add(struct iommufd_dirty_log *log, unsigned long iova,
 		pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
 		if (!pin)
 			return -ENOMEM;
+		dirty_obj_new(IOMMUFD_DIRTY_OBJ_PIN);
 		pin->node.start = iova;
 		pin->node.last = last;
 		interval_tree_insert(&pin->node, &log->pins);
@@ -849,6 +873,7 @@ static bool dirty_pin_put(struct iommufd_dirty_log *log, struct dirty_pin *pin)
 	if (!pin->users) {
 		interval_tree_remove(&pin->node, &log->pins);
 		kfree(pin);
+		dirty_obj_gone(IOMMUFD_DIRTY_OBJ_PIN);
 	}
 	return was_write;
 }

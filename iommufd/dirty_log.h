@@ -16,6 +16,15 @@ struct iommu_hwpt_get_dirty_bitmap;
 struct iommufd_dirty_log;
 struct iommufd_dirty_tracker;
 
+/* What iommufd_dirty_objects_live() counts */
+enum iommufd_dirty_obj {
+	IOMMUFD_DIRTY_OBJ_LOG,
+	IOMMUFD_DIRTY_OBJ_TRACKER,
+	IOMMUFD_DIRTY_OBJ_CHUNK,
+	IOMMUFD_DIRTY_OBJ_PIN,
+	IOMMUFD_DIRTY_OBJ_NR,
+};
+
 /**
  * struct iommufd_dirty_dev - software dirty state of an iommufd_device
  * @source: enum iommufd_dirty_source, what the device's driver declared
@@ -94,7 +103,7 @@ void iommufd_dirty_access_moved(struct iommufd_access *access,
 void iommufd_dirty_access_destroy(struct iommufd_access *access);
 
 size_t iommufd_dirty_log_bytes(struct io_pagetable *iopt);
-unsigned int iommufd_dirty_trackers_live(void);
+unsigned int iommufd_dirty_objects_live(enum iommufd_dirty_obj kind);
 
 bool iommufd_dirty_hw_capable(struct iommufd_device *idev);
 bool iommufd_dirty_capable(struct iommufd_device *idev);

@@ -95,7 +95,14 @@ static int dirty_test_log_bytes(struct iommufd_ucmd *ucmd,
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 	cmd->dirty_log_bytes.out_bytes = iommufd_dirty_log_bytes(&ioas->iopt);
-	cmd->dirty_log_bytes.out_trackers = iommufd_dirty_trackers_live();
+	cmd->dirty_log_bytes.out_trackers =
+		iommufd_dirty_objects_live(IOMMUFD_DIRTY_OBJ_TRACKER);
+	cmd->dirty_log_bytes.out_logs =
+		iommufd_dirty_objects_live(IOMMUFD_DIRTY_OBJ_LOG);
+	cmd->dirty_log_bytes.out_chunks =
+		iommufd_dirty_objects_live(IOMMUFD_DIRTY_OBJ_CHUNK);
+	cmd->dirty_log_bytes.out_pins =
+		iommufd_dirty_objects_live(IOMMUFD_DIRTY_OBJ_PIN);
 	iommufd_put_object(ucmd->ictx, &ioas->obj);
 	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
@@ -172,8 +179,9 @@ int iommufd_test_access_dirty(struct iommufd_ucmd *ucmd,
  * MOCK_DIRTY_REPORT_PROCESS.
  *
  * IOMMU_TEST_OP_DIRTY_LOG_BYTES: @cmd->id is an IOAS id; the memory its
- * log takes goes to @cmd->dirty_log_bytes.out_bytes, and the trackers alive
- * in all of iommufd to @cmd->dirty_log_bytes.out_trackers.
+ * log takes goes to @cmd->dirty_log_bytes.out_bytes, and the logs,
+ * trackers, chunks and pin records alive in all of iommufd (allocated, not
+ * yet freed) to its out_logs, out_trackers, out_chunks and out_pins.
  *
  * Return: the op's result, -EOPNOTSUPP for an op that is not ours.
  */
