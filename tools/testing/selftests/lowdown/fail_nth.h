@@ -6,9 +6,9 @@
  * reached.  A test runs its sequence for N = 1, 2, ... until a run reaches
  * no Nth point, and checks after every run that nothing was lost or leaked.
  *
- * Include after kselftest_harness.h: the fail_nth fixture below is for the
+ * Include after kselftest_harness.h for the fail_nth fixture below, for the
  * tests that do this (TEST_F_TIMEOUT, as the runs take long and vary in
- * number).
+ * number); without it, for the helpers alone.
  */
 #ifndef __LOWDOWN_FAIL_NTH_H
 #define __LOWDOWN_FAIL_NTH_H
@@ -64,7 +64,7 @@ static int fail_nth_arm(int fd, unsigned int nth)
 }
 
 /* Disarm; true if the armed point was reached (and failed) */
-static bool fail_nth_disarm(int fd)
+static inline bool fail_nth_disarm(int fd)
 {
 	char buf[16] = {};
 	bool hit;
@@ -74,6 +74,23 @@ static bool fail_nth_disarm(int fd)
 	return hit;
 }
 
+/*
+ * Disarm; the count of fault points still to pass before the armed one
+ * (0: it was reached, and failed)
+ */
+static inline unsigned int fail_nth_left(int fd)
+{
+	char buf[16] = {};
+	unsigned int left = 0;
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
+		left = strtoul(buf, NULL, 10);
+	pwrite(fd, "0", 1, 0);
+	return left;
+}
+
+/* Without kselftest_harness.h: the helpers only */
+#ifdef FIXTURE
 /* The fd of this thread's fail-nth file, for TEST_F(fail_nth, ...) */
 FIXTURE(fail_nth)
 {
@@ -90,5 +107,6 @@ FIXTURE_TEARDOWN(fail_nth)
 {
 	close(self->nth_fd);
 }
+#endif
 
 #endif

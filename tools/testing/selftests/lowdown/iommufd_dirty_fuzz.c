@@ -74,6 +74,21 @@
  * Attach and declare results that disagree with the spec's rules are only
  * counted (the model follows the kernel there).
  *
+ * Fault seeds (-f, after the others): in each, a quarter of the ops (-F)
+ * run with their Nth fault-injection point failing (N from 1 to 24:
+ * /proc/thread-self/fail-nth, armed around the op's ioctls only, so every
+ * allocation and iommufd's object lookups are points; lowdown's logs, views,
+ * chunks, pin records and read buffers among them).  The model is the same:
+ * a read that succeeds must report every page owed, and an op the model
+ * expects to succeed may fail only with an errno of fault_errnos[] after
+ * its point failed, changing nothing: whatever it did change shows as a
+ * broken contract or a miss in the ops that follow.  Ops print with their
+ * fault point, and "# replay:" lines carry it.
+ *
+ * Leaks: after every seed, once its fd is closed, the logs, trackers,
+ * chunks and pin records alive in iommufd (IOMMU_TEST_OP_DIRTY_LOG_BYTES)
+ * must drop back to none; a seed that leaves one fails.
+ *
  * Concurrent phases (-c, after the seeds): writer threads (ACCESS_RW, driver
  * reports, write pins taken and dropped) and reader threads (clearing and
  * NO_CLEAR reads of every tracker at random page sizes) share one IOAS with
@@ -117,6 +132,7 @@
 
 #include "../kselftest.h"
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+#include "fail_nth.h"
 
 /*
  * Until iommufd_test.h has them (kernel/patches/0005): the access DMA
@@ -155,6 +171,10 @@ union test_cmd {
 				__aligned_u64 length;
 				__u32 flags;
 			} dirty_report;
+			struct {
+				__aligned_u64 out_bytes;
+				__u32 out_live[4];
+			} dirty_log_bytes;
 		};
 	} ext;
 };
@@ -260,9 +280,25 @@ static bool bit_test(const uint64_t *map, unsigned int i)
 /* The result of the calling thread's last ioctl, for the op log */
 static __thread int last_rc;
 
+/*
+ * Fault injection (-f): this thread's fail-nth file, the fault points the
+ * running op still has to pass before the one that fails (0: none armed),
+ * and whether that one was reached.  Armed only around the op's ioctls, so
+ * that the fuzzer's own page faults never fail.
+ */
+static int nth_fd = -1;
+static __thread unsigned int nth_left;
+static __thread bool nth_hit;
+
 static int kioctl(int fd, unsigned long request, void *arg)
 {
+	bool armed = nth_left && !fail_nth_arm(nth_fd, nth_left);
+
 	last_rc = ioctl(fd, request, arg) ? -errno : 0;
+	if (armed) {
+		nth_left = fail_nth_left(nth_fd);
+		nth_hit |= !nth_left;
+	}
 	return last_rc;
 }
 
@@ -649,6 +685,11 @@ struct counters {
 	unsigned long partial_writes;
 	unsigned long rule_disagreements;
 	unsigned long contracts;
+	/* Ops run with a fault point armed, that reached it, clean errnos */
+	unsigned long faults_armed;
+	unsigned long faults_injected;
+	/* By fault_errnos[] */
+	unsigned long faults_clean[4];
 	/* Ops run, by enum op_kind */
 	unsigned long by_kind[32];
 };
@@ -749,8 +790,11 @@ struct op {
 	uint32_t y;
 	uint32_t z;
 	uint32_t seed;
-	/* Filled in when run: did it apply, its last ioctl's result */
+	/* Its Nth fault point fails (-f), 0: none */
+	uint32_t nth;
+	/* Filled in when run: did it apply, its last ioctl's result, hit */
 	bool ran;
+	bool hit;
 	int rc;
 };
 
@@ -955,16 +999,49 @@ static void standing_pins(struct world *w, int ioas, uint64_t *pages)
 	}
 }
 
-/* A contract the model predicts exactly was broken: the seed fails */
+/*
+ * The errnos an op may fail with once its armed fault point failed: an
+ * allocation's ENOMEM; ENOENT and EINVAL, as CONFIG_IOMMUFD_TEST makes an
+ * object lookup and iopt_pages_rw_page() fault points of their own, and
+ * HWPT allocation turns a failed lookup into EINVAL; EFAULT, a user page
+ * that could not be faulted in.
+ */
+static const int fault_errnos[] = { ENOMEM, ENOENT, EINVAL, EFAULT };
+
+static int fault_errno_index(int rc)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(fault_errnos); i++)
+		if (rc == -fault_errnos[i])
+			return i;
+	return -1;
+}
+
+/*
+ * A contract the model predicts exactly was broken: the seed fails.  But an
+ * op that fails with one of fault_errnos[] after its armed fault point
+ * failed ended in a clean errno: it changed nothing, as the model has it,
+ * and any state it did leave behind shows in the ops that follow.
+ */
 static __printf(2, 3) void contract(struct world *w, const char *fmt, ...)
 {
 	va_list args;
+	size_t used = 0;
+	int e = fault_errno_index(last_rc);
 
+	if (nth_hit && e >= 0) {
+		w->c.faults_clean[e]++;
+		return;
+	}
 	w->c.contracts++;
 	if (w->contract[0])
 		return;
+	if (nth_hit)
+		used = snprintf(w->contract, sizeof(w->contract),
+				"with a failure injected: ");
 	va_start(args, fmt);
-	vsnprintf(w->contract, sizeof(w->contract), fmt, args);
+	vsnprintf(w->contract + used, sizeof(w->contract) - used, fmt, args);
 	va_end(args);
 	if (!w->quiet)
 		ksft_print_msg("op %u: contract broken: %s\n", w->op - 1,
@@ -2311,6 +2388,11 @@ static bool gen(struct world *w, uint64_t *rng, enum op_kind kind,
 
 static unsigned int weight_sum;
 
+/* Fault seeds (-f): the percentage of ops run with a fault point armed */
+static unsigned int fault_pct;
+/* ... and the highest N drawn for it */
+#define FAULT_MAX_NTH 24
+
 static void gen_op(struct world *w, uint64_t *rng, struct op *op)
 {
 	int tries;
@@ -2321,11 +2403,15 @@ static void gen_op(struct world *w, uint64_t *rng, struct op *op)
 		for (k = 0; r >= op_weight[k]; k++)
 			r -= op_weight[k];
 		if (gen(w, rng, k, op))
-			return;
+			goto out;
 	}
 	/* Nothing drawn applies: grow the world */
 	if (!gen(w, rng, OP_IOAS_ALLOC, op) && !gen(w, rng, OP_MAP, op))
 		gen(w, rng, OP_MPROTECT, op);
+out:
+	/* Only then, so that a seed without faults draws as it always did */
+	if (fault_pct && chance(rng, fault_pct))
+		op->nth = 1 + rnd(rng, FAULT_MAX_NTH);
 }
 
 static void op_describe(const struct op *op, char *buf, size_t len)
@@ -2541,6 +2627,46 @@ static void world_init(struct world *w)
 		tracker_init(&w->acc[i].t, MAX_HWPT + i);
 }
 
+/* An fd and IOAS of its own, to count lowdown's objects alive */
+static int probe_fd = -1;
+static __u32 probe_ioas;
+
+/* Logs, trackers, chunks and pin records alive in all of iommufd */
+static const char *const live_name[4] = { "logs", "trackers", "chunks", "pins" };
+
+static int objects_live(__u32 live[4])
+{
+	union test_cmd cmd;
+	int rc;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_DIRTY_LOG_BYTES, probe_ioas);
+	rc = kioctl(probe_fd, IOMMU_TEST_CMD, &cmd);
+	memcpy(live, cmd.ext.dirty_log_bytes.out_live, 4 * sizeof(*live));
+	return rc;
+}
+
+/*
+ * Once the fd is closed, every object of lowdown's it made is freed (after
+ * a grace period and a workqueue pass): wait up to 5 s for none to be left.
+ */
+static void check_leaks(struct world *w)
+{
+	__u32 live[4];
+	int i, rc = 0;
+
+	if (probe_fd < 0)
+		return;
+	for (i = 0; i < 500; i++) {
+		rc = objects_live(live);
+		if (rc || !(live[0] | live[1] | live[2] | live[3]))
+			return;
+		usleep(10000);
+	}
+	contract(w, "leak: 5 s after the fd closed, %u %s, %u %s, %u %s and %u %s alive",
+		 live[0], live_name[0], live[1], live_name[1], live[2],
+		 live_name[2], live[3], live_name[3]);
+}
+
 /* Close everything after @nops ops: the kernel tears the objects down */
 static void world_fini(struct world *w, unsigned int nops)
 {
@@ -2551,6 +2677,7 @@ static void world_fini(struct world *w, unsigned int nops)
 		if (w->acc[i].live)
 			close(w->acc[i].fd);
 	close(w->fd);
+	check_leaks(w);
 	if (w->fail.miss || w->fail.splat ||
 	    !kmsg_splat(w->fail.where, sizeof(w->fail.where)))
 		return;
@@ -2568,9 +2695,18 @@ static bool world_exec(struct world *w, struct op *op, uint32_t index)
 
 	w->op = index + 1;
 	last_rc = 0;
+	nth_left = nth_fd >= 0 ? op->nth : 0;
+	nth_hit = false;
 	done = exec_fn[op->kind](w, op);
 	op->ran = done;
 	op->rc = last_rc;
+	op->hit = nth_hit;
+	if (done && op->nth && nth_fd >= 0) {
+		w->c.faults_armed++;
+		w->c.faults_injected += nth_hit;
+	}
+	nth_left = 0;
+	nth_hit = false;
 	if (!w->fail.miss && kmsg_splat(w->fail.where, sizeof(w->fail.where))) {
 		w->fail.splat = true;
 		w->fail.op = index;
@@ -2704,6 +2840,13 @@ static void print_ops(const struct op *ops, unsigned int first,
 
 	for (i = first; i < end; i++) {
 		op_describe(&ops[i], buf, sizeof(buf));
+		if (ops[i].nth) {
+			size_t used = strlen(buf);
+
+			snprintf(buf + used, sizeof(buf) - used,
+				 " [fault point %u%s]", ops[i].nth,
+				 ops[i].hit ? " failed" : " not reached");
+		}
 		name = ops[i].rc ? strerrorname_np(-ops[i].rc) : NULL;
 		if (!ops[i].ran)
 			ksft_print_msg("  %5u %s: skipped\n", i, buf);
@@ -2715,31 +2858,41 @@ static void print_ops(const struct op *ops, unsigned int first,
 	}
 }
 
-/* The ops as -r takes them: kind.flags.a.b.x.y.z.seed, in hex, by commas */
+/*
+ * The ops as -r takes them: kind.flags.a.b.x.y.z.seed[.nth], in hex, by
+ * commas
+ */
 static void print_replay(const struct op *ops, unsigned int n)
 {
 	unsigned int i;
 
 	printf("# replay: -r ");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		printf("%s%x.%x.%x.%x.%x.%x.%x.%x", i ? "," : "", ops[i].kind,
 		       ops[i].flags, ops[i].a, ops[i].b, ops[i].x, ops[i].y,
 		       ops[i].z, ops[i].seed);
+		if (ops[i].nth)
+			printf(".%x", ops[i].nth);
+	}
 	printf("\n");
 }
 
 static unsigned int parse_replay(const char *list, struct op *ops,
 				 unsigned int max)
 {
-	unsigned int n = 0, v[8];
+	unsigned int n = 0, v[9];
 	const char *p = list;
-	int used;
+	int used, more;
 
 	while (*p && !isspace(*p) && n < max) {
 		if (sscanf(p, "%x.%x.%x.%x.%x.%x.%x.%x%n", &v[0], &v[1], &v[2],
 			   &v[3], &v[4], &v[5], &v[6], &v[7], &used) != 8 ||
 		    v[0] >= NR_OP_KINDS || v[2] > 255 || v[3] > 255)
 			ksft_exit_fail_msg("-r: bad op at '%.20s'\n", p);
+		v[8] = 0;
+		if (p[used] == '.' &&
+		    sscanf(p + used, ".%x%n", &v[8], &more) == 1)
+			used += more;
 		memset(&ops[n], 0, sizeof(ops[n]));
 		ops[n].kind = v[0];
 		ops[n].flags = v[1];
@@ -2749,6 +2902,7 @@ static unsigned int parse_replay(const char *list, struct op *ops,
 		ops[n].y = v[5];
 		ops[n].z = v[6];
 		ops[n].seed = v[7];
+		ops[n].nth = v[8];
 		n++;
 		p += used;
 		if (*p == ',')
@@ -2787,6 +2941,10 @@ static void counters_add(struct counters *to, const struct counters *c)
 	to->partial_writes += c->partial_writes;
 	to->rule_disagreements += c->rule_disagreements;
 	to->contracts += c->contracts;
+	to->faults_armed += c->faults_armed;
+	to->faults_injected += c->faults_injected;
+	for (k = 0; k < 4; k++)
+		to->faults_clean[k] += c->faults_clean[k];
 	for (k = 0; k < NR_OP_KINDS; k++)
 		to->by_kind[k] += c->by_kind[k];
 }
@@ -2907,18 +3065,26 @@ static void run_seed(uint64_t seed, unsigned int nops, struct totals *tot)
 		ksft_print_msg("seed %llu op %u: %s\n",
 			       (unsigned long long)seed, w->fail.op,
 			       w->fail.msg);
-		ksft_print_msg("seed %llu: the last ops (all: -s %llu -n 1 -l %u -v):\n",
+		char again[80];
+
+		if (fault_pct)
+			snprintf(again, sizeof(again), "-n 0 -f 1 -F %u",
+				 fault_pct);
+		else
+			snprintf(again, sizeof(again), "-n 1");
+		ksft_print_msg("seed %llu: the last ops (all: -s %llu %s -l %u -v):\n",
 			       (unsigned long long)seed,
-			       (unsigned long long)seed, nops);
+			       (unsigned long long)seed, again, nops);
 		print_ops(ops, n > RING_OPS ? n - RING_OPS : 0, n);
 		report_kind(seed, ops, n, &w->fail, tot);
 	}
 	if (failed)
 		tot->failed++;
 	ksft_test_result(!failed,
-			 "seed %llu: %u ops (%lu skipped), %lu reads checked, over-report %.2f, %.1f s%s%s\n",
-			 (unsigned long long)seed, n, w->c.skipped, w->c.reads,
-			 ratio(w->c.reported_pages, w->c.model_pages),
+			 "seed %llu%s: %u ops (%lu skipped), %lu reads checked, over-report %.2f, %.1f s%s%s\n",
+			 (unsigned long long)seed,
+			 fault_pct ? " with faults" : "", n, w->c.skipped,
+			 w->c.reads, ratio(w->c.reported_pages, w->c.model_pages),
 			 now() - t0,
 			 w->fail.miss ? ", MISS" : w->fail.splat ? ", SPLAT" : "",
 			 w->contract[0] ? ", contract broken" : "");
@@ -3330,6 +3496,11 @@ static void probe(void)
 		       kdeclare(fd, idev, 1) != -EOPNOTSUPP;
 	close(access_fd);
 	close(fd);
+	probe_fd = open("/dev/iommu", O_RDWR);
+	if (probe_fd >= 0 && kioas_alloc(probe_fd, &probe_ioas)) {
+		close(probe_fd);
+		probe_fd = -1;
+	}
 	if (!have_access_dirty) {
 		op_weight[OP_LOG_START] = 0;
 		op_weight[OP_LOG_STOP] = 0;
@@ -3362,9 +3533,11 @@ static void exclude_kinds(char *list)
 static void print_usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-s SEED] [-n NSEEDS] [-l OPS] [-t SECONDS] [-c PHASES] [-p MS] [-m SECONDS] [-X KIND,...] [-1] [-r OPS] [-v]\n"
+		"usage: %s [-s SEED] [-n NSEEDS] [-f NSEEDS] [-F PCT] [-l OPS] [-t SECONDS] [-c PHASES] [-p MS] [-m SECONDS] [-X KIND,...] [-1] [-r OPS] [-v]\n"
 		"  -s first seed (default 1)   -n seeds   -l ops per seed\n"
-		"  -t time budget: no seed starts after it\n"
+		"  -f seeds with fault injection, after the others\n"
+		"  -F the percentage of their ops with a fault point armed\n"
+		"  -t time budget: no seed starts after it (-f seeds: half more)\n"
 		"  -c concurrent phases (0: none)   -p ms per phase\n"
 		"  -m seconds to minimise failures, all kinds together (0: no)\n"
 		"  -X leave out op kinds, e.g. read_bad,mprotect   -v every op\n"
@@ -3380,20 +3553,24 @@ static void print_usage(const char *prog)
  */
 #ifdef FUZZ_LONG
 #define DEFAULT_SEEDS 1000
+#define DEFAULT_FAULT_SEEDS 300
 #define DEFAULT_BUDGET 1200
 #define DEFAULT_PHASES 20
 #define DEFAULT_MINIMISE 240
 #else
 #define DEFAULT_SEEDS 80
+#define DEFAULT_FAULT_SEEDS 30
 #define DEFAULT_BUDGET 120
 #define DEFAULT_PHASES 4
 #define DEFAULT_MINIMISE 45
 #endif
+#define DEFAULT_FAULT_PCT 25
 
 int main(int argc, char **argv)
 {
 	unsigned long long seed0 = 1;
 	unsigned int nseeds = DEFAULT_SEEDS, nops = 1000, phases = DEFAULT_PHASES;
+	unsigned int fault_seeds = DEFAULT_FAULT_SEEDS, pct = DEFAULT_FAULT_PCT;
 	unsigned int phase_ms = 1500, i;
 	unsigned long cwrites = 0, creads = 0;
 	double budget = DEFAULT_BUDGET, t0 = now();
@@ -3401,13 +3578,19 @@ int main(int argc, char **argv)
 	struct totals tot = { .min_budget = DEFAULT_MINIMISE };
 	int opt, k;
 
-	while ((opt = getopt(argc, argv, "s:n:l:t:c:p:m:X:r:1vh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:f:F:l:t:c:p:m:X:r:1vh")) != -1) {
 		switch (opt) {
 		case 's':
 			seed0 = strtoull(optarg, NULL, 0);
 			break;
 		case 'n':
 			nseeds = strtoul(optarg, NULL, 0);
+			break;
+		case 'f':
+			fault_seeds = strtoul(optarg, NULL, 0);
+			break;
+		case 'F':
+			pct = strtoul(optarg, NULL, 0);
 			break;
 		case 'l':
 			nops = strtoul(optarg, NULL, 0);
@@ -3440,7 +3623,7 @@ int main(int argc, char **argv)
 			print_usage(argv[0]);
 		}
 	}
-	if (!nops || nops > MAX_OPS)
+	if (!nops || nops > MAX_OPS || !pct || pct > 100)
 		print_usage(argv[0]);
 
 	ksft_print_header();
@@ -3452,6 +3635,8 @@ int main(int argc, char **argv)
 		ksft_exit_fail_perror("mmap");
 	probe();
 	kmsg_open();
+	/* For -f, and for a replay of its ops */
+	nth_fd = fail_nth_open();
 	for (k = 0; k < NR_OP_KINDS; k++)
 		weight_sum += op_weight[k];
 	if (replay_list) {
@@ -3471,6 +3656,22 @@ int main(int argc, char **argv)
 		}
 		run_seed(seed0 + i, nops, &tot);
 	}
+	if (fault_seeds && nth_fd < 0)
+		ksft_print_msg("no fault injection here: -f seeds left out\n");
+	/*
+	 * Fault seeds: every read still holds every page the model owes, and
+	 * every op that fails ends in a clean errno
+	 */
+	for (i = 0; nth_fd >= 0 && i < fault_seeds; i++) {
+		if (now() - t0 > budget * 1.5) {
+			ksft_print_msg("time budget of %.0f s spent after %u seeds with faults\n",
+				       budget * 1.5, i);
+			break;
+		}
+		fault_pct = pct;
+		run_seed(seed0 + i, nops, &tot);
+		fault_pct = 0;
+	}
 	for (i = 0; i < (phases ? 1 : 0); i++)
 		run_concurrent(seed0 + i, phases, phase_ms, &cwrites, &creads);
 
@@ -3481,6 +3682,13 @@ int main(int argc, char **argv)
 		       tot.c.bad_page_size_reads);
 	ksft_print_msg("writes that failed part way: %lu\n",
 		       tot.c.partial_writes);
+	if (tot.c.faults_armed) {
+		ksft_print_msg("fault injection: %lu ops armed, %lu reached the point\n",
+			       tot.c.faults_armed, tot.c.faults_injected);
+		ksft_print_msg("... ops failing: %lu ENOMEM %lu ENOENT %lu EINVAL %lu EFAULT\n",
+			       tot.c.faults_clean[0], tot.c.faults_clean[1],
+			       tot.c.faults_clean[2], tot.c.faults_clean[3]);
+	}
 	for (k = 0; k < NR_OP_KINDS; k++) {
 		static char line[200];
 		size_t used = strlen(line);
