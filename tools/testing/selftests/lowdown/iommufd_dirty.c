@@ -1340,6 +1340,98 @@ TEST_F_TIMEOUT(fail_nth, software_hwpt_path, 900)
 }
 
 /*
+ * Write pins taken before any tracker are unrecorded; the first tracker to
+ * start records them (an allocation per pin), and one that cannot must
+ * report every writable IOVA instead.  Start tracking with the Nth fault
+ * point failing, for every N, over a standing write pin: a start that
+ * fails does so with ENOMEM (or ENOENT, a lookup's fault point), and one
+ * that succeeds reports the pinned pages on every read until the unpin.
+ */
+TEST_F_TIMEOUT(fail_nth, standing_pin_at_start, 900)
+{
+	unsigned int nth, injected = 0, failed = 0;
+	int probe_fd = open("/dev/iommu", O_RDWR);
+	__u32 probe_ioas;
+
+	ASSERT_LE(0, probe_fd);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(probe_fd, &probe_ioas));
+
+	for (nth = 1;; nth++) {
+		__u32 ioas_id, stdev_id, idev_id, hwpt_id, access_id, pages_id;
+		__u64 iova = MOCK_APERTURE_START, map[AREA_PAGES / 64];
+		int fd, rc, err, i, round;
+		bool hit;
+
+		fd = open("/dev/iommu", O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
+		ASSERT_EQ(0, _test_cmd_mock_domain_flags(fd, ioas_id,
+							 MOCK_FLAGS_DEVICE_NO_DIRTY,
+							 &stdev_id, NULL,
+							 &idev_id));
+		ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, buffer,
+						  BUFFER_SIZE, &iova,
+						  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_READABLE |
+						  IOMMU_IOAS_MAP_WRITEABLE));
+		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, &access_id,
+						     MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES));
+		ASSERT_EQ(0, access_pin(fd, access_id,
+					MOCK_APERTURE_START +
+					NTH_PIN_PAGE * PAGE_SIZE,
+					NTH_PIN_PAGES * PAGE_SIZE,
+					MOCK_FLAGS_ACCESS_WRITE, &pages_id));
+		ASSERT_EQ(0, dirty_declare(fd, idev_id, true));
+		ASSERT_EQ(0, _test_cmd_hwpt_alloc(fd, idev_id, ioas_id, 0,
+						  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+						  &hwpt_id, IOMMU_HWPT_DATA_NONE,
+						  NULL, 0));
+		ASSERT_EQ(0, _test_cmd_mock_domain_replace(fd, stdev_id,
+							   hwpt_id, NULL));
+
+		ASSERT_EQ(0, fail_nth_arm(self->nth_fd, nth));
+		rc = set_tracking(fd, hwpt_id, true);
+		err = errno;
+		hit = fail_nth_disarm(self->nth_fd);
+
+		if (rc) {
+			EXPECT_TRUE(hit);
+			EXPECT_TRUE(err == ENOMEM || err == ENOENT)
+				TH_LOG("nth %u: start failed with %s", nth,
+				       strerror(err));
+			failed++;
+		}
+		/* Two clearing reads: the pin stands through both */
+		for (round = 0; !rc && round < 2; round++) {
+			memset(map, 0, sizeof(map));
+			ASSERT_EQ(0, read_dirty_bitmap(fd, hwpt_id,
+						       MOCK_APERTURE_START,
+						       BUFFER_SIZE, PAGE_SIZE,
+						       map, 0));
+			for (i = 0; i < NTH_PIN_PAGES; i++) {
+				ASSERT_TRUE(test_bit(NTH_PIN_PAGE + i,
+						     (unsigned long *)map))
+					TH_LOG("nth %u, read %d: pinned page %d lost",
+					       nth, round, NTH_PIN_PAGE + i);
+			}
+		}
+		ASSERT_EQ(0, _test_cmd_destroy_access_pages(fd, access_id,
+							    pages_id));
+		close(access_id);
+		teardown_iommufd(fd, _metadata);
+		ASSERT_EQ(0, trackers_settle(probe_fd, probe_ioas, 0))
+			TH_LOG("nth %u: a view leaked", nth);
+		if (!hit)
+			break;
+		injected++;
+		ASSERT_GT(5000, nth);
+	}
+	TH_LOG("%u runs with a failure injected (%u starts failed), then one without",
+	       injected, failed);
+	close(probe_fd);
+}
+
+/*
  * A read of a hardware HWPT that also has software bits takes the IOMMU's
  * bits (clearing its IOPTEs) and then the log's.  Run it with its Nth fault
  * point failing, for every N: a read that fails must fail with the errno of
