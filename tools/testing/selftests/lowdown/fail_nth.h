@@ -41,7 +41,8 @@ static int fail_nth_open(void)
 	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
 		snprintf(path, sizeof(path), "/sys/kernel/debug/%s/verbose",
 			 attrs[i]);
-		write_file(path, "0");
+		/* FAIL_NTH_VERBOSE=2: log each failure with its stack */
+		write_file(path, getenv("FAIL_NTH_VERBOSE") ?: "0");
 		if (i < 2) {
 			snprintf(path, sizeof(path),
 				 "/sys/kernel/debug/%s/ignore-gfp-wait",

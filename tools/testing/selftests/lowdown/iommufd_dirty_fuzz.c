@@ -75,7 +75,8 @@
  * counted (the model follows the kernel there).
  *
  * Fault seeds (-f, after the others): in each, a quarter of the ops (-F)
- * run with their Nth fault-injection point failing (N from 1 to 24:
+ * run with their Nth fault-injection point failing (N from 1 to a little
+ * past the most points an op of the kind passed in the seed, else 64:
  * /proc/thread-self/fail-nth, armed around the op's ioctls only, so every
  * allocation and iommufd's object lookups are points; lowdown's logs, views,
  * chunks, pin records and read buffers among them).  The model is the same:
@@ -710,6 +711,8 @@ struct world {
 	struct counters c;
 	/* Replaying: say nothing */
 	bool quiet;
+	/* Fault seeds: the most fault points an op of each kind passed */
+	uint16_t points[32];
 };
 
 /* The generated ops: kind, slots and parameters fully describe each */
@@ -2390,8 +2393,12 @@ static unsigned int weight_sum;
 
 /* Fault seeds (-f): the percentage of ops run with a fault point armed */
 static unsigned int fault_pct;
-/* ... and the highest N drawn for it */
-#define FAULT_MAX_NTH 24
+/*
+ * ... and N is drawn from 1 to a little past the most points an op of the
+ * kind has passed in this seed (64 until one is seen), so that the ops with
+ * few points fail at each of them and those with many anywhere
+ */
+#define FAULT_FIRST_NTH 64
 
 static void gen_op(struct world *w, uint64_t *rng, struct op *op)
 {
@@ -2411,7 +2418,8 @@ static void gen_op(struct world *w, uint64_t *rng, struct op *op)
 out:
 	/* Only then, so that a seed without faults draws as it always did */
 	if (fault_pct && chance(rng, fault_pct))
-		op->nth = 1 + rnd(rng, FAULT_MAX_NTH);
+		op->nth = 1 + rnd(rng, w->points[op->kind] ?
+				  w->points[op->kind] + 2 : FAULT_FIRST_NTH);
 }
 
 static void op_describe(const struct op *op, char *buf, size_t len)
@@ -2704,6 +2712,9 @@ static bool world_exec(struct world *w, struct op *op, uint32_t index)
 	if (done && op->nth && nth_fd >= 0) {
 		w->c.faults_armed++;
 		w->c.faults_injected += nth_hit;
+		/* Not reached: the op passed op->nth - nth_left points */
+		if (!nth_hit && op->nth - nth_left > w->points[op->kind])
+			w->points[op->kind] = op->nth - nth_left;
 	}
 	nth_left = 0;
 	nth_hit = false;
