@@ -76,8 +76,10 @@
  *
  * If a chunk cannot be allocated for a new mapping, or the pins standing at
  * start cannot all be recorded, the tracker overflows: until it restarts,
- * its reads report every writable mapped IOVA in their range, as a
- * conservative tracker does.  A read that cannot hand out the bits it took
+ * its reads report every IOVA in their range.  Not only what is mapped
+ * writable, as a conservative tracker does: the write the view could not
+ * record may be to IOVA that has been unmapped since, and the view is what
+ * keeps the bits of unmapped IOVA.  A read that cannot hand out the bits it took
  * (the user's bitmap cannot be written) puts them back.  Losing a write is
  * the one thing the log must never do.
  *
@@ -228,7 +230,7 @@ struct iommufd_dirty_tracker {
 	bool hw;
 	/* Every writable mapped IOVA reads dirty */
 	bool conservative;
-	/* A chunk or a pin record could not be allocated: as conservative */
+	/* A chunk could not be allocated: all IOVA read reads dirty */
 	bool overflow;
 	/* An access is on two logs while it moves; a HWPT on one */
 	struct dirty_link links[2];
@@ -247,7 +249,7 @@ struct iommufd_dirty_log {
 	struct rb_root_cached pins;
 	/*
 	 * Some pins standing when the first tracker started could not be
-	 * recorded: every tracker reports all writable IOVA until the last
+	 * recorded: every tracker reports all the IOVA it reads until the last
 	 * one leaves.  Under @lock.
 	 */
 	bool pins_lost;
@@ -516,7 +518,7 @@ static void dirty_tracker_overflow(struct iommufd_dirty_tracker *tracker)
 	if (READ_ONCE(tracker->overflow))
 		return;
 	WRITE_ONCE(tracker->overflow, true);
-	pr_warn_ratelimited("iommufd: dirty log out of memory, reporting all writable IOVA until tracking restarts\n");
+	pr_warn_ratelimited("iommufd: dirty log out of memory, reporting all IOVA read until tracking restarts\n");
 }
 
 /* Chunk @index of the tracker's view, or NULL */
@@ -957,7 +959,7 @@ static void dirty_tracker_join(struct iommufd_dirty_log *log,
 		/* Unrecorded pins may be written: every tracker reports all */
 		dirty_pins_free(log);
 		log->pins_lost = true;
-		pr_warn_ratelimited("iommufd: dirty log out of memory for pins, reporting all writable IOVA until tracking stops\n");
+		pr_warn_ratelimited("iommufd: dirty log out of memory for pins, reporting all IOVA read until tracking stops\n");
 	}
 	link->log = log;
 	list_add_tail_rcu(&link->node, &log->links);
@@ -1155,8 +1157,13 @@ static int dirty_read_gather(struct dirty_read *read,
 	int rc = 0;
 
 	lockdep_assert_held(&iopt->iova_rwsem);
-	if (tracker->conservative || READ_ONCE(tracker->overflow) ||
-	    (log && READ_ONCE(log->pins_lost)))
+	/*
+	 * What an overflowed view could not record may have been written at
+	 * IOVA unmapped since, or mapped again read-only: all of the range
+	 */
+	if (READ_ONCE(tracker->overflow) || (log && READ_ONCE(log->pins_lost)))
+		rc = dirty_read_add(read, read->iova, read->last);
+	else if (tracker->conservative)
 		rc = dirty_read_add_writable(read, iopt);
 	if (!rc && log)
 		rc = dirty_read_add_pins(read, log);
