@@ -53,6 +53,8 @@ static int fail_nth_open(void)
 	}
 	write_file("/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem",
 		   "N");
+	/* Single pages too: the default is order 1 and up */
+	write_file("/sys/kernel/debug/fail_page_alloc/min-order", "0");
 	return open("/proc/thread-self/fail-nth", O_RDWR);
 }
 

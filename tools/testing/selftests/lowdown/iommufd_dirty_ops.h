@@ -102,6 +102,27 @@ static int dirty_trackers_live(int fd, __u32 ioas_id)
 	return cmd.dirty_log_bytes.out_trackers;
 }
 
+/*
+ * Lowdown's objects alive in all of iommufd: trackers, logs, chunks and pin
+ * records, in that order; 0 or -1
+ */
+static int dirty_objects_live(int fd, __u32 ioas_id, __u32 live[4])
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DIRTY_LOG_BYTES,
+		.id = ioas_id,
+	};
+
+	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	live[0] = cmd.dirty_log_bytes.out_trackers;
+	live[1] = cmd.dirty_log_bytes.out_logs;
+	live[2] = cmd.dirty_log_bytes.out_chunks;
+	live[3] = cmd.dirty_log_bytes.out_pins;
+	return 0;
+}
+
 /* IOMMU_TEST_OP_ACCESS_DIRTY START or STOP of a mock access's logging */
 static int access_dirty_set(int fd, __u32 access_fd, bool on)
 {
