@@ -88,10 +88,12 @@
  * A view is keyed by IOVA and outlives the mappings: bits of an unmapped
  * range are reported when the IOVA is mapped and read again (QEMU 10 unmaps
  * without reading the bitmap first, and may map the same memory at the same
- * IOVA again).  The IOMMU's bits of an unmapped range cannot be kept, so an
+ * IOVA again).  The IOMMU's bits of an unmapped range cannot be kept, and a
+ * conservative tracker's "mapped writable" goes with the area, so an
  * unmapped writable area is logged dirty as a whole in the view of every
- * tracker whose IOMMU keeps bits (iommufd_dirty_log_unmap()).  Pins left in
- * an area that goes away end with it.
+ * tracker whose IOMMU keeps bits and of every conservative one
+ * (iommufd_dirty_log_unmap()).  Pins left in an area that goes away end
+ * with it.
  *
  * uAPI
  * ----
@@ -250,7 +252,8 @@ struct iommufd_dirty_log {
 	/*
 	 * Some pins standing when the first tracker started could not be
 	 * recorded: every tracker reports all the IOVA it reads until the last
-	 * one leaves.  Under @lock.
+	 * one leaves (and overflows if it leaves first).  Written under @lock
+	 * and iova_rwsem held for write, read under either.
 	 */
 	bool pins_lost;
 	/* Driver reports reach the log under RCU: freed after a grace period */
@@ -645,7 +648,7 @@ void iommufd_dirty_log_record(struct io_pagetable *iopt, unsigned long iova,
  *
  * Gives every tracker the chunks of a writable range before the IOMMU can
  * reach it, so that no source ever allocates.  A tracker that cannot have
- * them overflows (reports every writable IOVA) instead of failing the map.
+ * them overflows (reports all IOVA it reads) instead of failing the map.
  *
  * Context: process context, no iova_rwsem held; the areas are in the
  * io_pagetable but not yet in any domain.
@@ -712,7 +715,7 @@ void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area)
 	unsigned long iova = iopt_area_iova(area);
 	unsigned long last = iopt_area_last_iova(area);
 	struct dirty_link *link;
-	bool hw = false, was_write;
+	bool marked = false, was_write;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 	if (!log || list_empty(&log->links))
@@ -727,13 +730,17 @@ void iommufd_dirty_log_unmap(struct io_pagetable *iopt, struct iopt_area *area)
 		dirty_log_mark(log, iova, last, IOMMUFD_DIRTY_SRC_UNMAP);
 		return;
 	}
+	/*
+	 * The IOMMU's bits of the area go with its IOPTEs, and a conservative
+	 * tracker's "mapped writable" with the area: both keep it in the view
+	 */
 	list_for_each_entry(link, &log->links, node) {
-		if (!link->tracker->hw)
+		if (!link->tracker->hw && !link->tracker->conservative)
 			continue;
 		dirty_tracker_mark(link->tracker, iova, last);
-		hw = true;
+		marked = true;
 	}
-	if (hw)
+	if (marked)
 		trace_iommufd_dirty_log_mark(IOMMUFD_DIRTY_SRC_UNMAP, iova,
 					     (u64)last - iova + 1);
 }
@@ -982,6 +989,12 @@ static void dirty_tracker_leave(struct iommufd_dirty_log *log,
 	list_del_rcu(&link->node);
 	link->log = NULL;
 	link->stale = true;
+	/*
+	 * The lost pins' unpins are not logged: a tracker that moves on to
+	 * another log must go on reporting as this one does
+	 */
+	if (log->pins_lost)
+		dirty_tracker_overflow(tracker);
 	if (list_empty(&log->links)) {
 		dirty_pins_free(log);
 		log->pins_lost = false;
@@ -1046,7 +1059,8 @@ dirty_tracker_prepare(struct iommufd_dirty_log *log, bool hw,
 /*
  * A read in progress: the user's bitmap, the range it covers, and the
  * ranges to report besides the tracker's bits (standing write pins, all
- * writable IOVA of a conservative tracker), gathered under the locks so
+ * writable IOVA of a conservative tracker, all of the range of an
+ * overflowed one), gathered under the locks so
  * that the user's bitmap is written with none held.
  */
 struct dirty_read {
@@ -1159,11 +1173,12 @@ static int dirty_read_gather(struct dirty_read *read,
 	lockdep_assert_held(&iopt->iova_rwsem);
 	/*
 	 * What an overflowed view could not record may have been written at
-	 * IOVA unmapped since, or mapped again read-only: all of the range
+	 * IOVA unmapped since, or mapped again read-only: all of the range,
+	 * which holds the pins too (gathering them could only fail)
 	 */
 	if (READ_ONCE(tracker->overflow) || (log && READ_ONCE(log->pins_lost)))
-		rc = dirty_read_add(read, read->iova, read->last);
-	else if (tracker->conservative)
+		return dirty_read_add(read, read->iova, read->last);
+	if (tracker->conservative)
 		rc = dirty_read_add_writable(read, iopt);
 	if (!rc && log)
 		rc = dirty_read_add_pins(read, log);
@@ -2054,8 +2069,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_dirty_set, IOMMUFD);
  *	no bit is cleared
  *
  * Reports and clears what the access's view holds for the range, the write
- * pins standing in it, and, for a conservative access, every writable
- * mapping in it.  Unmapped parts of the range are allowed: the view is
+ * pins standing in it, for a conservative access every writable mapping in
+ * it, and for an overflowed one all of it.  Unmapped parts of the range are allowed: the view is
  * keyed by IOVA.  The user's bitmap is written with no lock held, so a
  * fault in it does not stall the device's own writes.  Meant to be called
  * from an iova_bitmap_for_each() walk.
