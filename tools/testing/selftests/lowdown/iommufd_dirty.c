@@ -629,6 +629,41 @@ TEST_F(sw_dirty, conservative_mode)
 }
 
 /*
+ * A conservative HWPT's device may have written any page it could, but its
+ * reads report what is mapped writable when they run.  An area unmapped
+ * before the read (QEMU 10 unmaps without reading) must stay in the view:
+ * mapped again at the same IOVA read-only, its pages read dirty once, and
+ * the second read reports none of them.
+ */
+TEST_F(sw_dirty, conservative_keeps_unmapped_area)
+{
+	__u64 iova = self->area0;
+	int i, bits;
+
+	ASSERT_EQ(0, set_conservative(true));
+	test_cmd_hwpt_alloc(self->idev_id, self->ioas_id,
+			    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &self->hwpt_id);
+	test_cmd_mock_domain_replace(self->stdev_id, self->hwpt_id);
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+
+	test_ioctl_ioas_unmap(self->area0, BUFFER_SIZE);
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, buffer,
+					  BUFFER_SIZE, &iova,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+					  IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	for (i = 0; i < AREA_PAGES; i++) {
+		ASSERT_TRUE(test_bit(i, (unsigned long *)self->bitmap))
+			TH_LOG("page %d, writable until its unmap, is not reported",
+			       i);
+	}
+	ASSERT_EQ(0, sw_read(self->area0, BUFFER_SIZE, PAGE_SIZE, 0));
+	for (i = 0, bits = 0; i < AREA_PAGES / 64; i++)
+		bits += __builtin_popcountll(self->bitmap[i]);
+	ASSERT_EQ(0, bits);
+}
+
+/*
  * The mode is the HWPT's, fixed when it is allocated: turning the parameter
  * off must not blind a conservative HWPT that tracks (its device has no
  * other source), and turning it on must not change an exact one.
