@@ -1494,6 +1494,97 @@ TEST_F_TIMEOUT(fail_nth, standing_pin_at_start, 900)
 }
 
 /*
+ * The same over an access: a write pin standing when its DMA logging
+ * starts, with the Nth fault point of the START failing, for every N, and
+ * then the access moves to another IOAS, which unpins it (the mock's unmap
+ * callback).  The unpin of a write pin is a write: the access's REPORT on
+ * the new IOAS must hold the pinned pages, also when the START could not
+ * record the pin (the old IOAS's log lost its pins, the new one did not).
+ */
+TEST_F_TIMEOUT(fail_nth, lost_pins_follow_a_move, 900)
+{
+	unsigned int nth, injected = 0, failed = 0;
+	int probe_fd = open("/dev/iommu", O_RDWR);
+	__u32 probe_ioas, live0[4];
+
+	ASSERT_LE(0, probe_fd);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(probe_fd, &probe_ioas));
+	ASSERT_EQ(0, dirty_objects_live(probe_fd, probe_ioas, live0));
+
+	for (nth = 1;; nth++) {
+		__u32 ioas[2], access_id, pages_id;
+		__u64 map[AREA_PAGES / 64];
+		int fd, rc, err, i;
+		bool hit;
+
+		fd = open("/dev/iommu", O_RDWR);
+		ASSERT_LE(0, fd);
+		for (i = 0; i < 2; i++) {
+			__u64 iova = MOCK_APERTURE_START;
+
+			ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas[i]));
+			ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas[i], buffer,
+							  BUFFER_SIZE, &iova,
+							  IOMMU_IOAS_MAP_FIXED_IOVA |
+							  IOMMU_IOAS_MAP_READABLE |
+							  IOMMU_IOAS_MAP_WRITEABLE));
+		}
+		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas[0], &access_id,
+						     MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES));
+		ASSERT_EQ(0, access_pin(fd, access_id,
+					MOCK_APERTURE_START +
+					NTH_PIN_PAGE * PAGE_SIZE,
+					NTH_PIN_PAGES * PAGE_SIZE,
+					MOCK_FLAGS_ACCESS_WRITE, &pages_id));
+
+		ASSERT_EQ(0, fail_nth_arm(self->nth_fd, nth));
+		rc = access_dirty_set(fd, access_id, true);
+		err = errno;
+		hit = fail_nth_disarm(self->nth_fd);
+
+		if (rc) {
+			EXPECT_TRUE(hit);
+			EXPECT_TRUE(err == ENOMEM || err == ENOENT)
+				TH_LOG("nth %u: START failed with %s", nth,
+				       strerror(err));
+			failed++;
+		} else {
+			ASSERT_EQ(0, _test_cmd_access_replace_ioas(fd,
+								   access_id,
+								   ioas[1]));
+			memset(map, 0, sizeof(map));
+			ASSERT_EQ(0, access_dirty_read(fd, access_id,
+						       MOCK_APERTURE_START,
+						       BUFFER_SIZE, PAGE_SIZE,
+						       map));
+			for (i = 0; i < NTH_PIN_PAGES; i++) {
+				ASSERT_TRUE(test_bit(NTH_PIN_PAGE + i,
+						     (unsigned long *)map))
+					TH_LOG("nth %u: page %d, unpinned by the move, lost",
+					       nth, NTH_PIN_PAGE + i);
+			}
+		}
+		if (rc)
+			ASSERT_EQ(0, _test_cmd_destroy_access_pages(fd,
+								    access_id,
+								    pages_id));
+		close(access_id);
+		teardown_iommufd(fd, _metadata);
+		ASSERT_EQ(0, objects_settle(probe_fd, probe_ioas, live0))
+			TH_LOG("nth %u: an object outlived the fd", nth);
+		if (!hit)
+			break;
+		injected++;
+		ASSERT_GT(5000, nth);
+	}
+	TH_LOG("%u runs with a failure injected (%u starts failed), then one without",
+	       injected, failed);
+	/* The pin record's failure was absorbed: pins_lost ran */
+	ASSERT_LT(failed, injected);
+	close(probe_fd);
+}
+
+/*
  * A read of a hardware HWPT that also has software bits takes the IOMMU's
  * bits (clearing its IOPTEs) and then the log's.  Run it with its Nth fault
  * point failing, for every N: a read that fails must fail with the errno of
