@@ -74,8 +74,12 @@ static int dirty_declare(int fd, __u32 idev_id, __u32 reports_all_dma)
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
 }
 
-/* The memory the IOAS's dirty log takes, in bytes, or -1 */
-static long long dirty_log_bytes(int fd, __u32 ioas_id)
+/*
+ * IOMMU_TEST_OP_DIRTY_LOG_BYTES: the memory the IOAS's dirty log takes, in
+ * bytes, and, when @live is not NULL, lowdown's objects alive in all of
+ * iommufd: trackers, logs, chunks and pin records, in that order; or -1
+ */
+static long long dirty_log_query(int fd, __u32 ioas_id, __u32 *live)
 {
 	struct iommu_test_cmd cmd = {
 		.size = sizeof(cmd),
@@ -85,42 +89,33 @@ static long long dirty_log_bytes(int fd, __u32 ioas_id)
 
 	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
 		return -1;
+	if (live) {
+		live[0] = cmd.dirty_log_bytes.out_trackers;
+		live[1] = cmd.dirty_log_bytes.out_logs;
+		live[2] = cmd.dirty_log_bytes.out_chunks;
+		live[3] = cmd.dirty_log_bytes.out_pins;
+	}
 	return cmd.dirty_log_bytes.out_bytes;
+}
+
+/* The memory the IOAS's dirty log takes, in bytes, or -1 */
+static long long dirty_log_bytes(int fd, __u32 ioas_id)
+{
+	return dirty_log_query(fd, ioas_id, NULL);
 }
 
 /* Trackers alive in all of iommufd (views not yet freed), or -1 */
 static int dirty_trackers_live(int fd, __u32 ioas_id)
 {
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_DIRTY_LOG_BYTES,
-		.id = ioas_id,
-	};
+	__u32 live[4];
 
-	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
-		return -1;
-	return cmd.dirty_log_bytes.out_trackers;
+	return dirty_log_query(fd, ioas_id, live) < 0 ? -1 : (int)live[0];
 }
 
-/*
- * Lowdown's objects alive in all of iommufd: trackers, logs, chunks and pin
- * records, in that order; 0 or -1
- */
+/* Lowdown's objects alive in all of iommufd, as dirty_log_query(); 0 or -1 */
 static int dirty_objects_live(int fd, __u32 ioas_id, __u32 live[4])
 {
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_DIRTY_LOG_BYTES,
-		.id = ioas_id,
-	};
-
-	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
-		return -1;
-	live[0] = cmd.dirty_log_bytes.out_trackers;
-	live[1] = cmd.dirty_log_bytes.out_logs;
-	live[2] = cmd.dirty_log_bytes.out_chunks;
-	live[3] = cmd.dirty_log_bytes.out_pins;
-	return 0;
+	return dirty_log_query(fd, ioas_id, live) < 0 ? -1 : 0;
 }
 
 /* IOMMU_TEST_OP_ACCESS_DIRTY START or STOP of a mock access's logging */
