@@ -67,7 +67,7 @@ kernel-kasan: deps
 check-full: kernel selftests tools checkpatch kernel-kasan
 	$(VM) -t $(VM_TIMEOUT) -- $(TOP)/tools/testing/check \
 		$$($(TOP)/tools/testing/check --list)
-	$(VM) -t $(VM_TIMEOUT) \
+	$(VM) -t $(VM_TIMEOUT) -W \
 		-k $(patsubst OBJ=%,%,$(filter OBJ=%,$(KASAN_DIRS)))/arch/x86/boot/bzImage \
 		-M $(patsubst MODROOT=%,%,$(filter MODROOT=%,$(KASAN_DIRS))) \
 		-- $(TOP)/tools/testing/check --kasan
