@@ -66,30 +66,25 @@ static int fail_nth_arm(int fd, unsigned int nth)
 	return pwrite(fd, buf, len, 0) == len ? 0 : -1;
 }
 
+/*
+ * Disarm; the count of fault points still to pass before the armed one (0:
+ * it was reached, and failed), or -1 when the count cannot be read
+ */
+static inline int fail_nth_left(int fd)
+{
+	char buf[16] = {};
+	int left = -1;
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
+		left = atoi(buf);
+	pwrite(fd, "0", 1, 0);
+	return left;
+}
+
 /* Disarm; true if the armed point was reached (and failed) */
 static inline bool fail_nth_disarm(int fd)
 {
-	char buf[16] = {};
-	bool hit;
-
-	hit = pread(fd, buf, sizeof(buf) - 1, 0) > 0 && atoi(buf) == 0;
-	pwrite(fd, "0", 1, 0);
-	return hit;
-}
-
-/*
- * Disarm; the count of fault points still to pass before the armed one
- * (0: it was reached, and failed)
- */
-static inline unsigned int fail_nth_left(int fd)
-{
-	char buf[16] = {};
-	unsigned int left = 0;
-
-	if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
-		left = strtoul(buf, NULL, 10);
-	pwrite(fd, "0", 1, 0);
-	return left;
+	return fail_nth_left(fd) == 0;
 }
 
 /* Without kselftest_harness.h: the helpers only */

@@ -299,8 +299,10 @@ static int kioctl(int fd, unsigned long request, void *arg)
 
 	last_rc = ioctl(fd, request, arg) ? -errno : 0;
 	if (armed) {
-		nth_left = fail_nth_left(nth_fd);
-		nth_hit |= !nth_left;
+		int left = fail_nth_left(nth_fd);
+
+		nth_hit |= !left;
+		nth_left = left > 0 ? left : 0;
 	}
 	return last_rc;
 }
