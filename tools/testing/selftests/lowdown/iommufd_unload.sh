@@ -38,7 +38,7 @@ holders() {
 
 # (no process substitution: the VM has no /dev/fd)
 stack=($(holders iommufd | awk '!seen[$0]++'))
-echo "1..3"
+echo "1..4"
 echo "# holders of iommufd: ${stack[*]:-none}"
 
 unload() {
@@ -75,6 +75,47 @@ done
 echo "$expedited" >/sys/kernel/rcu_expedited
 echo "# $((r - 1)) rounds of setup, close and rmmod"
 result $rc "unload_with_frees_pending"
+
+# The same with the frees' worker held off until the module is gone: the
+# fds are closed on CPU 1 under a SCHED_FIFO spinner there, by a process
+# of higher priority that then unloads iommufd.  The grace period still
+# ends and the RCU callbacks still run (softirq), but a bound kworker on
+# CPU 1 cannot run until the spinner stops, seconds after the unload.  RT
+# throttling is off meanwhile, or it would give that kworker its 5 %.
+splats() {
+	dmesg | grep -cE 'BUG:|Oops|general protection|KASAN:|WARNING:'
+}
+
+starved() {
+	local before rt spin ret
+
+	[ "$(nproc)" -ge 2 ] || { echo "# SKIP one CPU"; return 4; }
+	before=$(splats)
+	rt=$(cat /proc/sys/kernel/sched_rt_runtime_us)
+	echo -1 >/proc/sys/kernel/sched_rt_runtime_us
+	modprobe iommufd || return 1
+	# (the spinner stops by itself: nothing at its priority or below
+	# runs on CPU 1 while it spins)
+	taskset -c 1 chrt -f 10 bash -c \
+		'e=$((SECONDS + 4)); while ((SECONDS < e)); do :; done' &
+	spin=$!
+	sleep 0.5
+	taskset -c 1 chrt -f 50 "$churn" 16 --unload
+	ret=$?
+	wait $spin
+	echo "$rt" >/proc/sys/kernel/sched_rt_runtime_us
+	# whatever was held off runs now
+	sleep 2
+	[ $ret -eq 0 ] || { echo "# iommufd_churn failed"; return 1; }
+	[ ! -e /sys/module/iommufd ] || { echo "# iommufd still loaded"; return 1; }
+	[ "$(splats)" -eq "$before" ] || { echo "# the kernel complained"; return 1; }
+}
+if [ $rc -eq 0 ]; then
+	starved
+	result $? "unload_with_worker_held_off"
+else
+	result 4 "unload_with_worker_held_off"
+fi
 
 # The log frees ran (or the module could not have gone): one more round
 # with everything the tests use loaded again
