@@ -1890,6 +1890,81 @@ int iommufd_device_dirty_report(struct iommufd_device *idev,
 EXPORT_SYMBOL_NS_GPL(iommufd_device_dirty_report, IOMMUFD);
 
 /**
+ * iommufd_device_dma_read() - read memory as the device would by DMA
+ * @idev: the device, bound to iommufd and attached
+ * @iova: first byte to read, in the device's IOVA space
+ * @data: where the bytes go
+ * @length: bytes to read
+ *
+ * For drivers that must look at what userspace gave their device before
+ * the device uses it, such as a receive descriptor whose buffer address
+ * the device overwrites when it completes: the driver reads it here, then
+ * reports the buffer with iommufd_device_dirty_report() once the device
+ * may have written it.  The read goes through the IOAS of the HWPT the
+ * device's group is attached to; it needs the whole range mapped readable
+ * by the device.  It logs nothing.
+ *
+ * Context: process context; takes the group's lock and the IOAS's IOVA
+ * lock for read, so not under a lock an unmap or attach may wait for.
+ * Return: 0, -EINVAL for an empty range, -EOVERFLOW if it wraps, -ENOENT
+ * when the device is not attached or part of the range is not mapped (or
+ * is being unmapped),
+ * -EPERM when part is mapped but not readable by the device, or the copy's
+ * error (-EFAULT, -ENOMEM).
+ */
+int iommufd_device_dma_read(struct iommufd_device *idev, unsigned long iova,
+			    void *data, size_t length)
+{
+	struct iommufd_hwpt_paging *hwpt_paging = NULL;
+	struct iopt_area_contig_iter iter;
+	struct io_pagetable *iopt;
+	struct iopt_area *area;
+	unsigned long last_iova;
+	int rc = -ENOENT;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last_iova))
+		return -EOVERFLOW;
+
+	mutex_lock(&idev->igroup->lock);
+	if (idev->igroup->hwpt)
+		hwpt_paging = find_hwpt_paging(idev->igroup->hwpt);
+	if (!hwpt_paging)
+		goto out_unlock;
+	iopt = &hwpt_paging->ioas->iopt;
+	down_read(&iopt->iova_rwsem);
+	iopt_for_each_contig_area(&iter, area, iopt, iova, last_iova) {
+		unsigned long last = min(last_iova, iopt_area_last_iova(area));
+		unsigned long bytes = last - iter.cur_iova + 1;
+
+		/* Being unmapped: the pages may be going */
+		if (area->prevent_access) {
+			rc = -ENOENT;
+			goto out_up;
+		}
+		if (!(area->iommu_prot & IOMMU_READ)) {
+			rc = -EPERM;
+			goto out_up;
+		}
+		rc = iopt_pages_rw_access(area->pages,
+					  iopt_area_start_byte(area,
+							       iter.cur_iova),
+					  data, bytes, 0);
+		if (rc)
+			goto out_up;
+		data += bytes;
+	}
+	rc = iopt_area_contig_done(&iter) ? 0 : -ENOENT;
+out_up:
+	up_read(&iopt->iova_rwsem);
+out_unlock:
+	mutex_unlock(&idev->igroup->lock);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_dma_read, IOMMUFD);
+
+/**
  * iommufd_dirty_access_prepare() - an access is about to change its IOAS
  * @access: the access; its ioas_lock is held
  * @new_ioas: the IOAS it moves to, or NULL when it detaches

@@ -107,6 +107,38 @@ static int dirty_test_log_bytes(struct iommufd_ucmd *ucmd,
 	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
+static int dirty_test_dma_read(struct iommufd_ucmd *ucmd,
+			       struct iommu_test_cmd *cmd)
+{
+	u64 length = cmd->device_dma_read.length;
+	struct iommufd_device *idev;
+	void *buf;
+	int rc;
+
+	/* A driver reads a descriptor or a few at a time */
+	if (!length || length > SZ_1M)
+		return -EINVAL;
+	if (cmd->device_dma_read.iova > ULONG_MAX)
+		return -EOVERFLOW;
+	buf = kvzalloc(length, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	idev = iommufd_get_device(ucmd, cmd->id);
+	if (IS_ERR(idev)) {
+		rc = PTR_ERR(idev);
+		goto out_free;
+	}
+	rc = iommufd_device_dma_read(idev, cmd->device_dma_read.iova, buf,
+				     length);
+	iommufd_put_object(ucmd->ictx, &idev->obj);
+	if (!rc && copy_to_user(u64_to_user_ptr(cmd->device_dma_read.uptr),
+				buf, length))
+		rc = -EFAULT;
+out_free:
+	kvfree(buf);
+	return rc;
+}
+
 static int dirty_test_access_read_fn(struct iova_bitmap *bitmap,
 				     unsigned long iova, size_t length,
 				     void *opaque)
@@ -183,6 +215,11 @@ int iommufd_test_access_dirty(struct iommufd_ucmd *ucmd,
  * trackers, chunks and pin records alive in all of iommufd (allocated, not
  * yet freed) to its out_logs, out_trackers, out_chunks and out_pins.
  *
+ * IOMMU_TEST_OP_DEVICE_DMA_READ: @cmd->id is a mock device's iommufd device
+ * id; read @cmd->device_dma_read.length bytes (at most 1 MiB) at its
+ * .iova through the device's IOAS, as iommufd_device_dma_read() does for a
+ * driver, into the user buffer at its .uptr.
+ *
  * Return: the op's result, -EOPNOTSUPP for an op that is not ours.
  */
 int iommufd_test_dirty_log(struct iommufd_ucmd *ucmd,
@@ -195,6 +232,8 @@ int iommufd_test_dirty_log(struct iommufd_ucmd *ucmd,
 		return dirty_test_report(ucmd, cmd);
 	case IOMMU_TEST_OP_DIRTY_LOG_BYTES:
 		return dirty_test_log_bytes(ucmd, cmd);
+	case IOMMU_TEST_OP_DEVICE_DMA_READ:
+		return dirty_test_dma_read(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

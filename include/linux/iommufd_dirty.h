@@ -34,6 +34,8 @@ int iommufd_device_dirty_declare(struct iommufd_device *idev,
 				 enum iommufd_dirty_source source);
 int iommufd_device_dirty_report(struct iommufd_device *idev,
 				unsigned long iova, size_t length);
+int iommufd_device_dma_read(struct iommufd_device *idev, unsigned long iova,
+			    void *data, size_t length);
 int iommufd_access_dirty_set(struct iommufd_access *access, bool enable);
 int iommufd_access_dirty_read(struct iommufd_access *access,
 			      unsigned long iova, unsigned long length,
@@ -48,6 +50,13 @@ iommufd_device_dirty_declare(struct iommufd_device *idev,
 
 static inline int iommufd_device_dirty_report(struct iommufd_device *idev,
 					      unsigned long iova, size_t length)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int iommufd_device_dma_read(struct iommufd_device *idev,
+					  unsigned long iova, void *data,
+					  size_t length)
 {
 	return -EOPNOTSUPP;
 }

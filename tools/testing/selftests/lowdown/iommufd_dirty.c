@@ -771,6 +771,55 @@ TEST_F(sw_dirty, driver_reports_exact)
 					     -4096ULL, 8192));
 }
 
+/*
+ * A reporting driver reads what it gave its device (descriptors) through
+ * the device's IOAS: exactly the bytes mapped there, only mapped IOVA, and
+ * nothing logged for it.
+ */
+TEST_F(sw_dirty, device_dma_read)
+{
+	unsigned char got[3 * PAGE_SIZE];
+	uint64_t off = PAGE_SIZE - 100;
+	unsigned int i;
+
+	srand(3);
+	sw_hwpt_attach();
+	test_cmd_set_dirty_tracking(self->hwpt_id, true);
+	for (i = 0; i < BUFFER_SIZE; i++)
+		((unsigned char *)buffer)[i] = rand();
+
+	memset(got, 0, sizeof(got));
+	ASSERT_EQ(0, device_dma_read(self->fd, self->idev_id,
+				     self->area0 + off, got, sizeof(got)));
+	ASSERT_EQ(0, memcmp(got, (char *)buffer + off, sizeof(got)));
+	/* The same memory, mapped twice */
+	memset(got, 0, sizeof(got));
+	ASSERT_EQ(0, device_dma_read(self->fd, self->idev_id,
+				     self->area1 + off, got, 16));
+	ASSERT_EQ(0, memcmp(got, (char *)buffer + off, 16));
+
+	/* Past the end of area0 is a hole; after area1 nothing is mapped */
+	EXPECT_ERRNO(ENOENT, device_dma_read(self->fd, self->idev_id,
+					     self->area0 + BUFFER_SIZE - 8,
+					     got, 16));
+	EXPECT_ERRNO(ENOENT, device_dma_read(self->fd, self->idev_id,
+					     self->area1 + BUFFER_SIZE,
+					     got, 16));
+	EXPECT_ERRNO(EINVAL, device_dma_read(self->fd, self->idev_id,
+					     self->area0, got, 0));
+	EXPECT_ERRNO(EOVERFLOW, device_dma_read(self->fd, self->idev_id,
+						-4096ULL, got, 8192));
+
+	/* Reading is not writing: nothing to report */
+	sw_read_check(self->area0, BUFFER_SIZE, PAGE_SIZE, 0);
+	sw_read_check(self->area1, BUFFER_SIZE, PAGE_SIZE, 0);
+
+	/* Unmapped, it is gone for the device too */
+	test_ioctl_ioas_unmap(self->area1, BUFFER_SIZE);
+	EXPECT_ERRNO(ENOENT, device_dma_read(self->fd, self->idev_id,
+					     self->area1, got, 16));
+}
+
 struct reporter {
 	int fd;
 	__u32 idev_id;

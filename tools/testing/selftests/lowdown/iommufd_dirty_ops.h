@@ -50,6 +50,24 @@ static int dirty_report(int fd, __u32 idev_id, __u64 iova, __u64 length)
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
 }
 
+/* iommufd_device_dma_read() through the mock device @idev_id */
+static int device_dma_read(int fd, __u32 idev_id, __u64 iova, void *buf,
+			   __u64 length)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DEVICE_DMA_READ,
+		.id = idev_id,
+		.device_dma_read = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
 /* IOMMU_HWPT_SET_DIRTY_TRACKING, failing as -1 with errno */
 static int set_tracking(int fd, __u32 hwpt_id, bool on)
 {
