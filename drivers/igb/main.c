@@ -11,6 +11,7 @@
  *   echo igb-vfio-pci >/sys/bus/pci/devices/$VF/driver_override
  *   echo $VF >/sys/bus/pci/drivers_probe
  */
+#include <linux/igb_vf_mig.h>
 #include <linux/iommufd.h>
 #include <linux/iommufd_dirty.h>
 #include <linux/module.h>
@@ -44,6 +45,7 @@ static struct igbv_dev *eng_to_igbv(struct vfio_mig_engine *eng)
  */
 enum {
 	IGBV_TLV_CONFIG = 1,
+	IGBV_TLV_PF = 2,
 	IGBV_TLV_MBX = 3,
 	IGBV_TLV_IRQ = 4,
 	IGBV_TLV_RXQ = 5,
@@ -57,6 +59,17 @@ struct igbv_tlv_config {
 	__le16 device;
 	__le16 nqueues;
 	__le16 layout;
+};
+
+/* The VF's state in the PF (struct igb_vf_mig_state) */
+struct igbv_tlv_pf {
+	u8 mac[ETH_ALEN];
+	u8 multi_promisc;
+	u8 pad;
+	__le16 n_mc;
+	__le16 mc[IGB_VF_MIG_MC_HASHES];
+	__le16 n_vlan;
+	__le16 vlan[IGB_VF_MIG_VLANS];
 };
 
 struct igbv_tlv_mbx {
@@ -106,7 +119,8 @@ static int igbv_put(struct vfio_mig_buf *buf, u16 type, const void *v,
 	return vfio_mig_buf_put_tlv(buf, type, VFIO_MIG_TLV_F_REQUIRED, v, len);
 }
 
-static int igbv_save_tlvs(struct vfio_mig_buf *buf, const struct igbv_regs *r)
+static int igbv_save_tlvs(struct vfio_mig_buf *buf, const struct igbv_regs *r,
+			  const struct igb_vf_mig_state *pf)
 {
 	struct igbv_tlv_config cfg = {
 		.vendor = cpu_to_le16(IGBV_VENDOR),
@@ -114,9 +128,18 @@ static int igbv_save_tlvs(struct vfio_mig_buf *buf, const struct igbv_regs *r)
 		.nqueues = cpu_to_le16(IGBV_NQUEUES),
 		.layout = cpu_to_le16(IGBV_LAYOUT),
 	};
+	struct igbv_tlv_pf pft = { .multi_promisc = pf->multi_promisc };
 	struct igbv_tlv_mbx mbx;
 	struct igbv_tlv_irq irq;
 	int n, rc;
+
+	memcpy(pft.mac, pf->mac, ETH_ALEN);
+	pft.n_mc = cpu_to_le16(pf->n_mc);
+	for (n = 0; n < IGB_VF_MIG_MC_HASHES; n++)
+		pft.mc[n] = cpu_to_le16(pf->mc[n]);
+	pft.n_vlan = cpu_to_le16(pf->n_vlan);
+	for (n = 0; n < IGB_VF_MIG_VLANS; n++)
+		pft.vlan[n] = cpu_to_le16(pf->vlan[n]);
 
 	igbv_le32s(mbx.vmbmem, r->vmbmem, IGBV_VMBMEM_WORDS);
 	igbv_le32s(irq.eitr, r->eitr, IGBV_NVEC);
@@ -126,6 +149,8 @@ static int igbv_save_tlvs(struct vfio_mig_buf *buf, const struct igbv_regs *r)
 	irq.eiam = cpu_to_le32(r->eiam);
 	irq.eims = cpu_to_le32(r->eims);
 	rc = igbv_put(buf, IGBV_TLV_CONFIG, &cfg, sizeof(cfg));
+	if (!rc)
+		rc = igbv_put(buf, IGBV_TLV_PF, &pft, sizeof(pft));
 	if (!rc)
 		rc = igbv_put(buf, IGBV_TLV_MBX, &mbx, sizeof(mbx));
 	if (!rc)
@@ -148,7 +173,9 @@ static int igbv_save_tlvs(struct vfio_mig_buf *buf, const struct igbv_regs *r)
 /* A stream being loaded: what it said so far */
 struct igbv_load {
 	struct igbv_regs regs;
+	struct igb_vf_mig_state pf;
 	bool config;
+	bool pf_seen;
 	u8 rxq_seen;
 	u8 txq_seen;
 	bool mbx;
@@ -167,6 +194,30 @@ static int igbv_load_config(void *priv, u16 type, const void *value,
 	    le16_to_cpu(cfg->layout) != IGBV_LAYOUT)
 		return -EINVAL;
 	load->config = true;
+	return 0;
+}
+
+static int igbv_load_pf(void *priv, u16 type, const void *value, u32 length)
+{
+	const struct igbv_tlv_pf *pft = value;
+	struct igbv_load *load = priv;
+	struct igb_vf_mig_state *pf = &load->pf;
+	int i;
+
+	memcpy(pf->mac, pft->mac, ETH_ALEN);
+	if (pft->multi_promisc > 1 || pft->pad)
+		return -EINVAL;
+	pf->multi_promisc = pft->multi_promisc;
+	pf->n_mc = le16_to_cpu(pft->n_mc);
+	for (i = 0; i < IGB_VF_MIG_MC_HASHES; i++)
+		pf->mc[i] = le16_to_cpu(pft->mc[i]);
+	pf->n_vlan = le16_to_cpu(pft->n_vlan);
+	for (i = 0; i < IGB_VF_MIG_VLANS; i++)
+		pf->vlan[i] = le16_to_cpu(pft->vlan[i]);
+	/* The PF checks the rest when it applies it */
+	if (pf->n_vlan > IGB_VF_MIG_VLANS || pf->n_mc > 255)
+		return -EINVAL;
+	load->pf_seen = true;
 	return 0;
 }
 
@@ -247,6 +298,8 @@ static int igbv_load_txq(void *priv, u16 type, const void *value,
 static const struct vfio_mig_tlv_desc igbv_tlvs[] = {
 	IGBV_TLV(IGBV_TLV_CONFIG, VFIO_MIG_TLV_DESC_IN_FULL,
 		 struct igbv_tlv_config, igbv_load_config),
+	IGBV_TLV(IGBV_TLV_PF, VFIO_MIG_TLV_DESC_IN_FULL,
+		 struct igbv_tlv_pf, igbv_load_pf),
 	IGBV_TLV(IGBV_TLV_MBX, VFIO_MIG_TLV_DESC_IN_FULL,
 		 struct igbv_tlv_mbx, igbv_load_mbx),
 	IGBV_TLV(IGBV_TLV_IRQ, VFIO_MIG_TLV_DESC_IN_FULL,
@@ -288,6 +341,7 @@ static int igbv_save_cb(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 			struct vfio_mig_buf *buf, u8 *flags)
 {
 	struct igbv_dev *igbv = eng_to_igbv(eng);
+	struct igb_vf_mig_state *pf;
 	struct igbv_regs *regs;
 	int rc;
 
@@ -295,12 +349,17 @@ static int igbv_save_cb(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 	if (type != VFIO_MIG_RECORD_FINAL)
 		return -EINVAL;
 	regs = kzalloc(sizeof(*regs), GFP_KERNEL);
-	if (!regs)
-		return -ENOMEM;
-	mutex_lock(&igbv->lock);
-	igbv_save(igbv, regs);
-	mutex_unlock(&igbv->lock);
-	rc = igbv_save_tlvs(buf, regs);
+	pf = kzalloc(sizeof(*pf), GFP_KERNEL);
+	rc = regs && pf ? 0 : -ENOMEM;
+	if (!rc)
+		rc = igb_vf_mig_save(igbv->core.pdev, pf);
+	if (!rc) {
+		mutex_lock(&igbv->lock);
+		igbv_save(igbv, regs);
+		mutex_unlock(&igbv->lock);
+		rc = igbv_save_tlvs(buf, regs, pf);
+	}
+	kfree(pf);
 	kfree(regs);
 	return rc;
 }
@@ -314,8 +373,9 @@ static void igbv_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
 
 static u64 igbv_data_size(struct vfio_mig_engine *eng, bool delta_ok)
 {
-	return 5 * sizeof(struct vfio_mig_tlv_hdr) +
-	       sizeof(struct igbv_tlv_config) + sizeof(struct igbv_tlv_mbx) +
+	return 4 * sizeof(struct vfio_mig_tlv_hdr) +
+	       sizeof(struct igbv_tlv_config) + sizeof(struct igbv_tlv_pf) +
+	       sizeof(struct igbv_tlv_mbx) +
 	       sizeof(struct igbv_tlv_irq) +
 	       IGBV_NQUEUES * (2 * sizeof(struct vfio_mig_tlv_hdr) +
 			       sizeof(struct igbv_tlv_rxq) +
@@ -340,7 +400,8 @@ static int igbv_load_cb(struct vfio_mig_engine *eng,
 	if (!load)
 		return -ENOMEM;
 	rc = vfio_mig_tlv_parse(&igbv_tlv_set, rec, payload, load, err);
-	if (!rc && (!load->config || !load->mbx || !load->irq ||
+	if (!rc && (!load->config || !load->pf_seen || !load->mbx ||
+		    !load->irq ||
 		    load->rxq_seen != GENMASK(IGBV_NQUEUES - 1, 0) ||
 		    load->txq_seen != GENMASK(IGBV_NQUEUES - 1, 0))) {
 		rc = -EINVAL;
@@ -350,6 +411,7 @@ static int igbv_load_cb(struct vfio_mig_engine *eng,
 	if (!rc) {
 		mutex_lock(&igbv->lock);
 		igbv->saved = load->regs;
+		igbv->saved_pf = load->pf;
 		igbv->staged = false;
 		mutex_unlock(&igbv->lock);
 	}
@@ -364,7 +426,10 @@ static int igbv_load_end(struct vfio_mig_engine *eng, bool commit)
 
 	mutex_lock(&igbv->lock);
 	if (commit) {
-		rc = igbv_restore(igbv, &igbv->saved);
+		/* The PF's part first: its reset reply lands in the mailbox */
+		rc = igb_vf_mig_restore(igbv->core.pdev, &igbv->saved_pf);
+		if (!rc)
+			rc = igbv_restore(igbv, &igbv->saved);
 		igbv->staged = !rc;
 	}
 	mutex_unlock(&igbv->lock);

@@ -7,6 +7,7 @@
 #ifndef __IGB_VFIO_REGS_H
 #define __IGB_VFIO_REGS_H
 
+#include <linux/igb_vf_mig.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
 #include <linux/vfio_mig_engine.h>
@@ -140,7 +141,8 @@ struct igbv_regs {
  * @eiam: auto-mask as written
  * @ivar0: IVAR0 as written
  * @ivar_misc: IVAR_MISC as written
- * @saved: the state saved at the last STOP, or being loaded
+ * @saved: the state of a stream loaded, until it is committed
+ * @saved_pf: the VF's state in the PF, from the same stream
  * @staged: a FINAL image was loaded into @saved and awaits commit
  * @desc_buf: scratch for descriptors read from the guest
  */
@@ -157,6 +159,7 @@ struct igbv_dev {
 	u32 dctl_tx[IGBV_NQUEUES];
 	u32 eims, eiac, eiam, ivar0, ivar_misc;
 	struct igbv_regs saved;
+	struct igb_vf_mig_state saved_pf;
 	bool staged;
 	void *desc_buf;
 };

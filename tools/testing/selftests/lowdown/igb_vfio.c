@@ -11,12 +11,15 @@
  * the descriptors it completed) is in IOMMU_HWPT_GET_DIRTY_BITMAP, whether
  * the flush came from a tail write or from STOP; buffers handed over are
  * dirty at once; STOP really stops the VF's DMA; the VF's state migrates
- * to another VF and receives there; a damaged stream is refused and leaves
+ * to another VF, its MAC and switch setting in the PF with it, and it
+ * receives there; a damaged stream is refused and leaves
  * the VF usable; with the driver's reports off, no dirty tracking is
  * offered.
  *
  * Environment: IGBV_VF0, IGBV_VF1 (PCI addresses), IGBV_IP0, IGBV_IP1 (an
- * address the PF reaches each VF's MAC at, by a static neighbour entry).
+ * address the PF reaches each VF's MAC at, by a static neighbour entry),
+ * IGBV_MAC0 (the MAC the PF's administrator gave VF0; VF1 has none),
+ * IGBV_PFNET (the PF's netdev).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,15 +158,23 @@ static bool mbx_wait(struct vf *vf, __u32 *seen, __u32 bits)
  * the VF_RESET message, after which the PF enables the VF's queues in the
  * switch and answers with its MAC.  Returns 0 or a negative step number.
  */
-static int vf_init(struct vf *vf)
+static int vf_enable(struct vf *vf)
 {
 	__u16 cmd;
-	__u32 seen = 0, reply;
 
 	if (pread(vf->fd, &cmd, 2, vf->config + PCI_COMMAND) != 2)
 		return -1;
 	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	if (pwrite(vf->fd, &cmd, 2, vf->config + PCI_COMMAND) != 2)
+		return -2;
+	return 0;
+}
+
+static int vf_init(struct vf *vf)
+{
+	__u32 seen = 0, reply;
+
+	if (vf_enable(vf))
 		return -2;
 	if (wr(vf, VF_CTRL, CTRL_RST))
 		return -3;
@@ -522,6 +533,28 @@ static int load_stream(struct vf *vf, const unsigned char *buf, size_t len)
 	return rc;
 }
 
+/* The PF lists MAC @mac for its VF @vf */
+static bool pf_vf_has_mac(int vf, const char *mac)
+{
+	const char *pf = getenv("IGBV_PFNET");
+	char cmd[160], line[256], want[64];
+	bool found = false;
+	FILE *f;
+
+	if (!pf || !mac)
+		return false;
+	snprintf(cmd, sizeof(cmd), "ip link show %s", pf);
+	snprintf(want, sizeof(want), "vf %d ", vf);
+	f = popen(cmd, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, want) && strstr(line, mac))
+			found = true;
+	pclose(f);
+	return found;
+}
+
 /*
  * VF0's state moves to VF1 (the same IOAS stands for the guest memory
  * QEMU would have copied): VF1's ring registers are VF0's, and VF1 goes
@@ -546,16 +579,22 @@ TEST_F(igbv, migrate_to_other_vf)
 	ASSERT_LT(0, len);
 	TH_LOG("stream: %zd bytes", len);
 
+	/*
+	 * VF1 had no MAC and has never been reset over the mailbox: the PF
+	 * gives it VF0's MAC and enables its queues from the stream
+	 */
 	ASSERT_EQ(0, iommufd_open_vf(bdf1, self->iommufd, &dst));
 	ASSERT_EQ(0, attach(&dst, self->hwpt_id));
-	/* Host-side setup the PF would do: see the driver's docs */
-	ASSERT_EQ(0, vf_init(&dst));
+	/* QEMU restores config space (bus mastering) before RUNNING */
+	ASSERT_EQ(0, vf_enable(&dst));
 	ASSERT_EQ(0, load_stream(&dst, stream, len));
 	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
 		EXPECT_EQ(rd(&self->vf, regs[i]), rd(&dst, regs[i]));
 	EXPECT_EQ(head, rd(&dst, RDH));
+	EXPECT_TRUE(pf_vf_has_mac(1, getenv("IGBV_MAC0")));
 	ASSERT_EQ(0, set_state(dst.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
-	traffic(1, 5);
+	/* VF0's MAC now reaches VF1 */
+	traffic(0, 5);
 	EXPECT_NE(head, rd(&dst, RDH));
 	EXPECT_TRUE(desc(self->mem, head)[1] & RX_DD);
 	close(dst.fd);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # igb-vfio-pci on the test VM's igb VFs: the PF up with an address, two
-# VFs with MACs the PF set, both bound to igb-vfio-pci with
+# VFs, the first with a MAC the PF set (the second gets it by migration),
+# both bound to igb-vfio-pci with
 # driver_override, and a static neighbour entry per VF so that a ping from
 # the PF sends packets to that VF's MAC (igb_vfio is the VF's driver and
 # answers nothing).  igb_vfio runs the tests (kselftest harness) and prints
@@ -56,7 +57,8 @@ for i in 0 1; do
 	vf=$(readlink "$pfdev/virtfn$i")
 	vf=${vf##*/}
 	vfs+=("$vf")
-	ip link set "$pfnet" vf "$i" mac "${mac[$i]}"
+	# VF1 gets its MAC from VF0's migration stream
+	[ "$i" = 1 ] || ip link set "$pfnet" vf "$i" mac "${mac[$i]}"
 	ip neigh replace "${ip[$i]}" lladdr "${mac[$i]}" dev "$pfnet" nud permanent
 	echo igb_vfio_pci >"/sys/bus/pci/devices/$vf/driver_override"
 	echo "$vf" >/sys/bus/pci/drivers_probe
@@ -72,4 +74,4 @@ if [ "$bound" != 2 ]; then
 	exit 1
 fi
 IGBV_VF0=${vfs[0]} IGBV_VF1=${vfs[1]} IGBV_IP0=${ip[0]} IGBV_IP1=${ip[1]} \
-	"$dir/igb_vfio"
+	IGBV_MAC0=${mac[0]} IGBV_PFNET=$pfnet "$dir/igb_vfio"
