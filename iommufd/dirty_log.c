@@ -1907,8 +1907,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_device_dirty_report, IOMMUFD);
  * Context: process context; takes the group's lock and the IOAS's IOVA
  * lock for read, so not under a lock an unmap or attach may wait for.
  * Return: 0, -EINVAL for an empty range, -EOVERFLOW if it wraps, -ENOENT
- * when the device is not attached or part of the range is not mapped (or
- * is being unmapped),
+ * when the device is not attached (or attached to a nested HWPT) or part
+ * of the range is not mapped (or is being unmapped),
  * -EPERM when part is mapped but not readable by the device, or the copy's
  * error (-EFAULT, -ENOMEM).
  */
@@ -1928,8 +1928,9 @@ int iommufd_device_dma_read(struct iommufd_device *idev, unsigned long iova,
 		return -EOVERFLOW;
 
 	mutex_lock(&idev->igroup->lock);
-	if (idev->igroup->hwpt)
-		hwpt_paging = find_hwpt_paging(idev->igroup->hwpt);
+	/* A nested HWPT's IOVA is not the IOAS's: not read here */
+	if (idev->igroup->hwpt && hwpt_is_paging(idev->igroup->hwpt))
+		hwpt_paging = to_hwpt_paging(idev->igroup->hwpt);
 	if (!hwpt_paging)
 		goto out_unlock;
 	iopt = &hwpt_paging->ioas->iopt;
