@@ -8,7 +8,7 @@
  *
  * Bind it like any variant driver:
  *
- *   echo igb-vfio-pci >/sys/bus/pci/devices/$VF/driver_override
+ *   echo igb_vfio_pci >/sys/bus/pci/devices/$VF/driver_override
  *   echo $VF >/sys/bus/pci/drivers_probe
  */
 #include <linux/igb_vf_mig.h>
@@ -323,7 +323,7 @@ static int igbv_set_run(struct vfio_mig_engine *eng, enum vfio_mig_run run)
 	struct igbv_dev *igbv = eng_to_igbv(eng);
 	int rc = 0;
 
-	mutex_lock(&igbv->lock);
+	igbv_lock(igbv);
 	if (run == VFIO_MIG_RUN) {
 		rc = igbv_resume(igbv, igbv->staged);
 		if (!rc)
@@ -354,11 +354,12 @@ static int igbv_save_cb(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 	if (!rc)
 		rc = igb_vf_mig_save(igbv->core.pdev, pf);
 	if (!rc) {
-		mutex_lock(&igbv->lock);
-		igbv_save(igbv, regs);
+		igbv_lock(igbv);
+		rc = igbv_save(igbv, regs);
 		mutex_unlock(&igbv->lock);
-		rc = igbv_save_tlvs(buf, regs, pf);
 	}
+	if (!rc)
+		rc = igbv_save_tlvs(buf, regs, pf);
 	kfree(pf);
 	kfree(regs);
 	return rc;
@@ -373,13 +374,12 @@ static void igbv_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
 
 static u64 igbv_data_size(struct vfio_mig_engine *eng, bool delta_ok)
 {
-	return 4 * sizeof(struct vfio_mig_tlv_hdr) +
-	       sizeof(struct igbv_tlv_config) + sizeof(struct igbv_tlv_pf) +
-	       sizeof(struct igbv_tlv_mbx) +
-	       sizeof(struct igbv_tlv_irq) +
-	       IGBV_NQUEUES * (2 * sizeof(struct vfio_mig_tlv_hdr) +
-			       sizeof(struct igbv_tlv_rxq) +
-			       sizeof(struct igbv_tlv_txq));
+	return vfio_mig_tlv_size(sizeof(struct igbv_tlv_config)) +
+	       vfio_mig_tlv_size(sizeof(struct igbv_tlv_pf)) +
+	       vfio_mig_tlv_size(sizeof(struct igbv_tlv_mbx)) +
+	       vfio_mig_tlv_size(sizeof(struct igbv_tlv_irq)) +
+	       IGBV_NQUEUES * (vfio_mig_tlv_size(sizeof(struct igbv_tlv_rxq)) +
+			       vfio_mig_tlv_size(sizeof(struct igbv_tlv_txq)));
 }
 
 static int igbv_load_cb(struct vfio_mig_engine *eng,
@@ -409,7 +409,7 @@ static int igbv_load_cb(struct vfio_mig_engine *eng,
 		err->what = "a queue or the device state missing";
 	}
 	if (!rc) {
-		mutex_lock(&igbv->lock);
+		igbv_lock(igbv);
 		igbv->saved = load->regs;
 		igbv->saved_pf = load->pf;
 		igbv->staged = false;
@@ -424,7 +424,7 @@ static int igbv_load_end(struct vfio_mig_engine *eng, bool commit)
 	struct igbv_dev *igbv = eng_to_igbv(eng);
 	int rc = 0;
 
-	mutex_lock(&igbv->lock);
+	igbv_lock(igbv);
 	if (commit) {
 		/* The PF's part first: its reset reply lands in the mailbox */
 		rc = igb_vf_mig_restore(igbv->core.pdev, &igbv->saved_pf);
@@ -471,14 +471,17 @@ static const struct vfio_migration_ops igbv_mig_ops = {
 };
 
 /* Device ops */
+/*
+ * After VFIO_DEVICE_RESET or a hot reset: the engine back to RUNNING, and
+ * the shadow taken anew (igbv_lock() catches up with the reset, which
+ * reset_done counted, reporting what the old shadow gave the device).
+ */
 static void igbv_after_reset(struct igbv_dev *igbv)
 {
 	vfio_mig_engine_reset(&igbv->eng);
-	mutex_lock(&igbv->lock);
+	igbv_lock(igbv);
 	igbv->run = VFIO_MIG_RUN;
 	igbv->staged = false;
-	igbv->eims = 0;
-	igbv_reset_shadow(igbv);
 	mutex_unlock(&igbv->lock);
 }
 
@@ -631,6 +634,36 @@ static int igbv_bind_iommufd(struct vfio_device *vdev,
 	return 0;
 }
 
+/*
+ * Replacing or dropping the IOAS: the device's writes from now on land in
+ * another log or none, so everything it may write with what it was given
+ * is reported to the old one first, and to the new one after.
+ */
+static int igbv_attach_ioas(struct vfio_device *vdev, u32 *pt_id)
+{
+	struct igbv_dev *igbv = to_igbv(vdev);
+	int rc;
+
+	igbv_lock(igbv);
+	igbv_report_owned(igbv);
+	mutex_unlock(&igbv->lock);
+	rc = vfio_iommufd_physical_attach_ioas(vdev, pt_id);
+	igbv_lock(igbv);
+	igbv_report_owned(igbv);
+	mutex_unlock(&igbv->lock);
+	return rc;
+}
+
+static void igbv_detach_ioas(struct vfio_device *vdev)
+{
+	struct igbv_dev *igbv = to_igbv(vdev);
+
+	igbv_lock(igbv);
+	igbv_report_owned(igbv);
+	mutex_unlock(&igbv->lock);
+	vfio_iommufd_physical_detach_ioas(vdev);
+}
+
 static int igbv_init_dev(struct vfio_device *vdev)
 {
 	struct igbv_dev *igbv = to_igbv(vdev);
@@ -668,8 +701,8 @@ static const struct vfio_device_ops igbv_ops = {
 	.match = vfio_pci_core_match,
 	.bind_iommufd = igbv_bind_iommufd,
 	.unbind_iommufd = vfio_iommufd_physical_unbind,
-	.attach_ioas = vfio_iommufd_physical_attach_ioas,
-	.detach_ioas = vfio_iommufd_physical_detach_ioas,
+	.attach_ioas = igbv_attach_ioas,
+	.detach_ioas = igbv_detach_ioas,
 };
 
 static int igbv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
@@ -706,18 +739,44 @@ static void igbv_remove(struct pci_dev *pdev)
 	vfio_put_device(&igbv->core.vdev);
 }
 
+/*
+ * QEMU's model only (subsystem 1af4:1100): the driver relies on its
+ * ordering (the receive head moves after the write-back) and on a queue
+ * stopping as soon as its enable bit clears, which the 82576 itself, with
+ * descriptor prefetch and write-back batching, does not promise.
+ */
 static const struct pci_device_id igbv_ids[] = {
-	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(IGBV_VENDOR, IGBV_DEVICE) },
+	{
+		PCI_DEVICE_SUB(IGBV_VENDOR, IGBV_DEVICE,
+			       PCI_SUBVENDOR_ID_REDHAT_QUMRANET,
+			       PCI_SUBDEVICE_ID_QEMU),
+		.override_only = PCI_ID_F_VFIO_DRIVER_OVERRIDE,
+	},
 	{}
 };
 MODULE_DEVICE_TABLE(pci, igbv_ids);
+
+/* Resets the driver does not start: counted, caught up with later */
+static void igbv_reset_count(struct pci_dev *pdev)
+{
+	struct igbv_dev *igbv = container_of(dev_get_drvdata(&pdev->dev),
+					     struct igbv_dev, core);
+
+	atomic_inc(&igbv->resets);
+}
+
+static const struct pci_error_handlers igbv_err_handlers = {
+	.reset_prepare = igbv_reset_count,
+	.reset_done = igbv_reset_count,
+	.error_detected = vfio_pci_core_aer_err_detected,
+};
 
 static struct pci_driver igbv_driver = {
 	.name = KBUILD_MODNAME,
 	.id_table = igbv_ids,
 	.probe = igbv_probe,
 	.remove = igbv_remove,
-	.err_handler = &vfio_pci_core_err_handlers,
+	.err_handler = &igbv_err_handlers,
 	.driver_managed_dma = true,
 };
 module_pci_driver(igbv_driver);

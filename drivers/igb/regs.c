@@ -142,6 +142,37 @@ static void igbv_report_bufs(struct igbv_dev *igbv, struct igbv_rxq *q,
 }
 
 /*
+ * Everything the device may have written of what it was given: the
+ * buffers and ring slots of [q->head, q->tail), whether or not it got to
+ * them.  For when the driver is about to lose track of them (a reset, a
+ * queue being set up anew, a detach) and cannot know how far it got.
+ */
+static void igbv_rx_report_owned(struct igbv_dev *igbv, struct igbv_rxq *q)
+{
+	u32 n, i;
+
+	if (q->blind) {
+		igbv_report_all(igbv);
+		return;
+	}
+	if (!q->ndesc)
+		return;
+	n = (q->tail + q->ndesc - q->head) % q->ndesc;
+	for (i = 0; i < n; i++)
+		igbv_report_bufs(igbv, q, (q->head + i) % q->ndesc);
+	igbv_report_slots(igbv, igbv_ring(q->bal, q->bah), q->ndesc, q->head,
+			  n);
+}
+
+/* The same for a transmit queue: its whole ring, and the head word */
+static void igbv_tx_report_owned(struct igbv_dev *igbv, struct igbv_txq *q)
+{
+	if (q->wbal & IGBV_TX_WBAL_EN)
+		igbv_report(igbv, igbv_ring(q->wbal & ~3U, q->wbah), 4);
+	igbv_report(igbv, igbv_ring(q->bal, q->bah), q->len);
+}
+
+/*
  * Hand descriptors [q->tail, @tail) over: learn and report their buffers.
  * A descriptor that cannot be read makes the queue blind.
  */
@@ -179,6 +210,16 @@ static void igbv_rx_learn(struct igbv_dev *igbv, struct igbv_rxq *q,
 	}
 }
 
+/*
+ * The device was reset (or is being reset) since the driver last took its
+ * state: every index the shadow holds may be stale.  Counted by the PCI
+ * core's reset_prepare and reset_done, which run without igbv->lock.
+ */
+static bool igbv_reset_missed(struct igbv_dev *igbv)
+{
+	return atomic_read(&igbv->resets) != igbv->resets_seen;
+}
+
 /* Report what the device completed since the last flush */
 static void igbv_rx_flush(struct igbv_dev *igbv, struct igbv_rxq *q, int n)
 {
@@ -190,12 +231,17 @@ static void igbv_rx_flush(struct igbv_dev *igbv, struct igbv_rxq *q, int n)
 	}
 	if (!q->ndesc)
 		return;
-	/* Unreadable, or past what it was given: all it owns may be done */
+	/*
+	 * Unreadable, or past what it was given: all it owns may be done,
+	 * and still may be; report it and keep following from where it was
+	 */
 	if (igbv_rd(igbv, IGBV_RXQ(n) + IGBV_Q_HEAD, &head) ||
-	    head >= q->ndesc ||
+	    igbv_reset_missed(igbv) || head >= q->ndesc ||
 	    (head + q->ndesc - q->head) % q->ndesc >
-	    (q->tail + q->ndesc - q->head) % q->ndesc)
-		head = q->tail;
+	    (q->tail + q->ndesc - q->head) % q->ndesc) {
+		igbv_rx_report_owned(igbv, q);
+		return;
+	}
 	done = (head + q->ndesc - q->head) % q->ndesc;
 	for (i = 0; i < done; i++)
 		igbv_report_bufs(igbv, q, (q->head + i) % q->ndesc);
@@ -206,7 +252,7 @@ static void igbv_rx_flush(struct igbv_dev *igbv, struct igbv_rxq *q, int n)
 
 static void igbv_tx_flush(struct igbv_dev *igbv, struct igbv_txq *q, int n)
 {
-	u32 ndesc = q->len / IGBV_DESC, head, done;
+	u32 ndesc = q->len / IGBV_DESC, head = U32_MAX, done;
 	u64 base = igbv_ring(q->bal, q->bah);
 
 	if (q->wbal & IGBV_TX_WBAL_EN)
@@ -214,7 +260,7 @@ static void igbv_tx_flush(struct igbv_dev *igbv, struct igbv_txq *q, int n)
 	if (!ndesc)
 		return;
 	if (igbv_rd(igbv, IGBV_TXQ(n) + IGBV_Q_HEAD, &head) ||
-	    head >= ndesc || q->head >= ndesc) {
+	    igbv_reset_missed(igbv) || head >= ndesc || q->head >= ndesc) {
 		/* Lost track: the whole ring may have been written back */
 		igbv_report(igbv, base, q->len);
 		q->head = head < ndesc ? head : U32_MAX;
@@ -259,6 +305,8 @@ static void igbv_rx_resync(struct igbv_dev *igbv, int n)
 	struct igbv_rxq *q = &igbv->rxq[n];
 	u32 r = IGBV_RXQ(n), head, tail, ndesc, type;
 
+	/* What the old layout gave the device is not followed any more */
+	igbv_rx_report_owned(igbv, q);
 	q->blind = false;
 	if (igbv_rd(igbv, r + IGBV_Q_BAL, &q->bal) ||
 	    igbv_rd(igbv, r + IGBV_Q_BAH, &q->bah) ||
@@ -291,6 +339,15 @@ static void igbv_rx_resync(struct igbv_dev *igbv, int n)
 		goto blind;
 	q->head = head;
 	q->tail = head;
+	if (head == tail)
+		return;
+	/*
+	 * A running queue may be writing back the descriptor at its head
+	 * while the driver reads it: what the driver learns could be a
+	 * write-back, not an address.  Guests set a queue up disabled.
+	 */
+	if (igbv_rd(igbv, r + IGBV_Q_DCTL, &type) || type & IGBV_DCTL_ENABLE)
+		goto blind;
 	igbv_rx_learn(igbv, q, tail);
 	return;
 blind:
@@ -302,6 +359,7 @@ static void igbv_tx_resync(struct igbv_dev *igbv, int n)
 	struct igbv_txq *q = &igbv->txq[n];
 	u32 t = IGBV_TXQ(n);
 
+	igbv_tx_report_owned(igbv, q);
 	if (igbv_rd(igbv, t + IGBV_Q_BAL, &q->bal) ||
 	    igbv_rd(igbv, t + IGBV_Q_BAH, &q->bah) ||
 	    igbv_rd(igbv, t + IGBV_Q_LEN, &q->len) ||
@@ -326,6 +384,59 @@ void igbv_reset_shadow(struct igbv_dev *igbv)
 		igbv_rx_resync(igbv, n);
 		igbv_tx_resync(igbv, n);
 	}
+}
+
+/**
+ * igbv_report_owned() - report all the VF may write with what it was given
+ * @igbv: the VF; its lock is held
+ *
+ * Before the driver loses sight of the device's writes for a while (a
+ * detach or replace of its IOAS, close): every buffer and ring slot it
+ * owns, whether or not it wrote them yet.
+ */
+void igbv_report_owned(struct igbv_dev *igbv)
+{
+	int n;
+
+	lockdep_assert_held(&igbv->lock);
+	igbv_flush(igbv);
+	for (n = 0; n < IGBV_NQUEUES; n++) {
+		igbv_rx_report_owned(igbv, &igbv->rxq[n]);
+		igbv_tx_report_owned(igbv, &igbv->txq[n]);
+	}
+}
+
+/* After a reset the driver did not see: start over from the device */
+static void igbv_catch_up(struct igbv_dev *igbv)
+{
+	int n;
+
+	igbv->resets_seen = atomic_read(&igbv->resets);
+	for (n = 0; n < IGBV_NQUEUES; n++) {
+		igbv->dctl_rx[n] = 0;
+		igbv->dctl_tx[n] = 0;
+	}
+	igbv->eims = 0;
+	igbv->eiac = 0;
+	igbv->eiam = 0;
+	igbv->ivar0 = 0;
+	igbv->ivar_misc = 0;
+	/* Reports what the old shadow gave the device first */
+	igbv_reset_shadow(igbv);
+}
+
+/**
+ * igbv_lock() - take the VF's lock
+ * @igbv: the VF
+ *
+ * Catches up with a reset of the device the driver has not seen yet
+ * (an FLR through config space or sysfs, a reset by the PF).
+ */
+void igbv_lock(struct igbv_dev *igbv)
+{
+	mutex_lock(&igbv->lock);
+	if (igbv_reset_missed(igbv))
+		igbv_catch_up(igbv);
 }
 
 /* Which queue register @off is: queue in *@n, register offset returned */
@@ -399,7 +510,7 @@ int igbv_bar0_write(struct igbv_dev *igbv, u32 off, u32 val)
 {
 	int n, reg, rc;
 
-	mutex_lock(&igbv->lock);
+	igbv_lock(igbv);
 	reg = igbv_queue_reg(off, IGBV_RXQ(0), &n);
 	if (reg >= 0) {
 		rc = igbv_rx_write(igbv, n, reg, val);
@@ -417,26 +528,25 @@ int igbv_bar0_write(struct igbv_dev *igbv, u32 off, u32 val)
 	case IGBV_EIMC:
 		igbv->eims &= ~val;
 		break;
+	/* QEMU's model ORs these in (igb_core.c); so does the copy */
 	case IGBV_EIAC:
-		igbv->eiac = val;
+		igbv->eiac |= val;
 		break;
 	case IGBV_EIAM:
 		igbv->eiam = val;
 		break;
 	case IGBV_IVAR0:
-		igbv->ivar0 = val;
+		igbv->ivar0 |= val;
 		break;
 	case IGBV_IVAR_MISC:
-		igbv->ivar_misc = val;
+		igbv->ivar_misc |= val;
 		break;
 	}
 	if (off == IGBV_CTRL && (val & IGBV_CTRL_RST))
 		igbv_flush(igbv);
 	rc = igbv_wr(igbv, off, val);
-	if (off == IGBV_CTRL && (val & IGBV_CTRL_RST)) {
-		igbv->eims = 0;
-		igbv_reset_shadow(igbv);
-	}
+	if (off == IGBV_CTRL && (val & IGBV_CTRL_RST))
+		igbv_catch_up(igbv);
 out:
 	mutex_unlock(&igbv->lock);
 	return rc;
@@ -457,7 +567,7 @@ int igbv_bar0_read(struct igbv_dev *igbv, u32 off, u32 *val)
 {
 	int n, reg, rc;
 
-	mutex_lock(&igbv->lock);
+	igbv_lock(igbv);
 	rc = igbv_rd(igbv, off, val);
 	if (!rc && igbv->run != VFIO_MIG_RUN) {
 		reg = igbv_queue_reg(off, IGBV_RXQ(0), &n);
@@ -479,8 +589,10 @@ int igbv_bar0_read(struct igbv_dev *igbv, u32 off, u32 *val)
  * The queue enables are the ones userspace wrote; the interrupt masks and
  * vector maps are the driver's copies, since the VF's own read-back of
  * them is not the mask (EIMS) or not the value written (EIAM).
+ *
+ * Return: 0, or -EIO when a register could not be read.
  */
-void igbv_save(struct igbv_dev *igbv, struct igbv_regs *regs)
+int igbv_save(struct igbv_dev *igbv, struct igbv_regs *regs)
 {
 	static const u32 rx_regs[] = { IGBV_Q_BAL, IGBV_Q_BAH, IGBV_Q_LEN,
 				       IGBV_RX_SRRCTL, IGBV_Q_HEAD,
@@ -488,29 +600,30 @@ void igbv_save(struct igbv_dev *igbv, struct igbv_regs *regs)
 	static const u32 tx_regs[] = { IGBV_Q_BAL, IGBV_Q_BAH, IGBV_Q_LEN,
 				       IGBV_Q_HEAD, IGBV_Q_TAIL,
 				       IGBV_TX_WBAL, IGBV_TX_WBAH };
-	int n, i;
+	int n, i, rc = 0;
 
 	lockdep_assert_held(&igbv->lock);
 	memset(regs, 0, sizeof(*regs));
-	for (n = 0; n < IGBV_NQUEUES; n++) {
-		for (i = 0; i < ARRAY_SIZE(rx_regs); i++)
-			igbv_rd(igbv, IGBV_RXQ(n) + rx_regs[i],
-				&regs->rx[n][i]);
-		regs->rx[n][6] = igbv->dctl_rx[n];
-		for (i = 0; i < ARRAY_SIZE(tx_regs); i++)
-			igbv_rd(igbv, IGBV_TXQ(n) + tx_regs[i],
-				&regs->tx[n][i]);
-		regs->tx[n][7] = igbv->dctl_tx[n];
+	for (n = 0; n < IGBV_NQUEUES && !rc; n++) {
+		for (i = 0; i < ARRAY_SIZE(rx_regs) && !rc; i++)
+			rc = igbv_rd(igbv, IGBV_RXQ(n) + rx_regs[i],
+				     &regs->rx[n][i]);
+		regs->rx[n][IGBV_RX_SAVED_DCTL] = igbv->dctl_rx[n];
+		for (i = 0; i < ARRAY_SIZE(tx_regs) && !rc; i++)
+			rc = igbv_rd(igbv, IGBV_TXQ(n) + tx_regs[i],
+				     &regs->tx[n][i]);
+		regs->tx[n][IGBV_TX_SAVED_DCTL] = igbv->dctl_tx[n];
 	}
-	for (i = 0; i < IGBV_NVEC; i++)
-		igbv_rd(igbv, IGBV_EITR(i), &regs->eitr[i]);
+	for (i = 0; i < IGBV_NVEC && !rc; i++)
+		rc = igbv_rd(igbv, IGBV_EITR(i), &regs->eitr[i]);
 	regs->ivar0 = igbv->ivar0;
 	regs->ivar_misc = igbv->ivar_misc;
 	regs->eiac = igbv->eiac;
 	regs->eiam = igbv->eiam;
 	regs->eims = igbv->eims;
-	for (i = 0; i < IGBV_VMBMEM_WORDS; i++)
-		igbv_rd(igbv, IGBV_VMBMEM(i), &regs->vmbmem[i]);
+	for (i = 0; i < IGBV_VMBMEM_WORDS && !rc; i++)
+		rc = igbv_rd(igbv, IGBV_VMBMEM(i), &regs->vmbmem[i]);
+	return rc;
 }
 
 /**
@@ -536,17 +649,17 @@ int igbv_restore(struct igbv_dev *igbv, const struct igbv_regs *regs)
 	lockdep_assert_held(&igbv->lock);
 	for (n = 0; n < IGBV_NQUEUES; n++) {
 		rc |= igbv_wr(igbv, IGBV_RXQ(n) + IGBV_Q_DCTL,
-			      regs->rx[n][6] & ~IGBV_DCTL_ENABLE);
+			      regs->rx[n][IGBV_RX_SAVED_DCTL] & ~IGBV_DCTL_ENABLE);
 		rc |= igbv_wr(igbv, IGBV_TXQ(n) + IGBV_Q_DCTL,
-			      regs->tx[n][7] & ~IGBV_DCTL_ENABLE);
+			      regs->tx[n][IGBV_TX_SAVED_DCTL] & ~IGBV_DCTL_ENABLE);
 		for (i = 0; i < ARRAY_SIZE(rx_regs); i++)
 			rc |= igbv_wr(igbv, IGBV_RXQ(n) + rx_regs[i],
 				      regs->rx[n][i]);
 		for (i = 0; i < ARRAY_SIZE(tx_regs); i++)
 			rc |= igbv_wr(igbv, IGBV_TXQ(n) + tx_regs[i],
 				      regs->tx[n][i]);
-		igbv->dctl_rx[n] = regs->rx[n][6];
-		igbv->dctl_tx[n] = regs->tx[n][7];
+		igbv->dctl_rx[n] = regs->rx[n][IGBV_RX_SAVED_DCTL];
+		igbv->dctl_tx[n] = regs->tx[n][IGBV_TX_SAVED_DCTL];
 	}
 	for (i = 0; i < IGBV_NVEC; i++)
 		rc |= igbv_wr(igbv, IGBV_EITR(i), regs->eitr[i]);
@@ -578,33 +691,44 @@ int igbv_restore(struct igbv_dev *igbv, const struct igbv_regs *regs)
  * after this nothing the device wrote is unreported, and it writes nothing
  * more.
  *
- * Return: 0, or -EIO when the device's memory space is disabled (then the
- * queues may still run, and the state stays).
+ * Return: 0, -EIO when the device's memory space is disabled, or -EBUSY
+ * when a queue still reads enabled (then the queues are put back as they
+ * were, and the state stays).
  */
 int igbv_quiesce(struct igbv_dev *igbv)
 {
-	u32 status;
-	int n, rc = 0;
+	int n, disabled, rc = 0;
+	u32 status, rx, tx;
 
 	lockdep_assert_held(&igbv->lock);
-	for (n = 0; n < IGBV_NQUEUES && !rc; n++) {
-		rc = igbv_rd(igbv, IGBV_RXQ(n) + IGBV_Q_DCTL,
-			     &igbv->dctl_rx[n]);
+	for (disabled = 0; disabled < IGBV_NQUEUES && !rc; disabled++) {
+		n = disabled;
+		rc = igbv_rd(igbv, IGBV_RXQ(n) + IGBV_Q_DCTL, &rx);
 		if (!rc)
-			rc = igbv_rd(igbv, IGBV_TXQ(n) + IGBV_Q_DCTL,
-				     &igbv->dctl_tx[n]);
-		if (!rc)
-			rc = igbv_wr(igbv, IGBV_RXQ(n) + IGBV_Q_DCTL,
-				     igbv->dctl_rx[n] & ~IGBV_DCTL_ENABLE);
+			rc = igbv_rd(igbv, IGBV_TXQ(n) + IGBV_Q_DCTL, &tx);
+		if (rc)
+			break;
+		igbv->dctl_rx[n] = rx;
+		igbv->dctl_tx[n] = tx;
+		rc = igbv_wr(igbv, IGBV_RXQ(n) + IGBV_Q_DCTL,
+			     rx & ~IGBV_DCTL_ENABLE);
 		if (!rc)
 			rc = igbv_wr(igbv, IGBV_TXQ(n) + IGBV_Q_DCTL,
-				     igbv->dctl_tx[n] & ~IGBV_DCTL_ENABLE);
+				     tx & ~IGBV_DCTL_ENABLE);
 	}
 	if (!rc)
 		rc = igbv_rd(igbv, IGBV_STATUS, &status);
+	/* A queue that did not stop would go on writing */
+	for (n = 0; n < IGBV_NQUEUES && !rc; n++) {
+		rc = igbv_rd(igbv, IGBV_RXQ(n) + IGBV_Q_DCTL, &rx);
+		if (!rc)
+			rc = igbv_rd(igbv, IGBV_TXQ(n) + IGBV_Q_DCTL, &tx);
+		if (!rc && (rx | tx) & IGBV_DCTL_ENABLE)
+			rc = -EBUSY;
+	}
 	if (rc) {
 		/* Put back what was disabled already */
-		while (n--) {
+		for (n = 0; n < disabled; n++) {
 			igbv_wr(igbv, IGBV_RXQ(n) + IGBV_Q_DCTL,
 				igbv->dctl_rx[n]);
 			igbv_wr(igbv, IGBV_TXQ(n) + IGBV_Q_DCTL,
@@ -667,6 +791,7 @@ int igbv_open(struct igbv_dev *igbv)
 	if (!igbv->desc_buf)
 		return -ENOMEM;
 	mutex_lock(&igbv->lock);
+	igbv->resets_seen = atomic_read(&igbv->resets);
 	igbv->run = VFIO_MIG_RUN;
 	igbv->staged = false;
 	igbv->eims = 0;
@@ -687,7 +812,8 @@ void igbv_close(struct igbv_dev *igbv)
 {
 	int n;
 
-	mutex_lock(&igbv->lock);
+	igbv_lock(igbv);
+	igbv_report_owned(igbv);
 	for (n = 0; n < IGBV_NQUEUES; n++)
 		igbv_rxq_free(&igbv->rxq[n]);
 	kfree(igbv->desc_buf);

@@ -104,10 +104,14 @@ struct igbv_txq {
 	u32 head;
 };
 
+/* Where the queue enables sit in struct igbv_regs' rows */
+#define IGBV_RX_SAVED_DCTL	6
+#define IGBV_TX_SAVED_DCTL	7
+
 /**
  * struct igbv_regs - the VF's state that migrates, as saved at STOP
  * @rx: per queue: BAL, BAH, LEN, SRRCTL, RDH, RDT, RXDCTL
- * @tx: per queue: BAL, BAH, LEN, TDH, TDT, TXDCTL, WBAL, WBAH
+ * @tx: per queue: BAL, BAH, LEN, TDH, TDT, WBAL, WBAH, TXDCTL
  * @eitr: interrupt throttling per vector
  * @ivar0: queue to vector mapping
  * @ivar_misc: mailbox to vector mapping
@@ -144,6 +148,9 @@ struct igbv_regs {
  * @saved: the state of a stream loaded, until it is committed
  * @saved_pf: the VF's state in the PF, from the same stream
  * @staged: a FINAL image was loaded into @saved and awaits commit
+ * @resets: resets of the device started and ended (PCI reset_prepare and
+ *	reset_done, which cannot take @lock); odd while one runs
+ * @resets_seen: @resets when the driver last took the device's state
  * @desc_buf: scratch for descriptors read from the guest
  */
 struct igbv_dev {
@@ -161,6 +168,8 @@ struct igbv_dev {
 	struct igbv_regs saved;
 	struct igb_vf_mig_state saved_pf;
 	bool staged;
+	atomic_t resets;
+	unsigned int resets_seen;
 	void *desc_buf;
 };
 
@@ -173,7 +182,9 @@ int igbv_bar0_read(struct igbv_dev *igbv, u32 off, u32 *val);
 int igbv_bar0_write(struct igbv_dev *igbv, u32 off, u32 val);
 int igbv_quiesce(struct igbv_dev *igbv);
 int igbv_resume(struct igbv_dev *igbv, bool restored);
-void igbv_save(struct igbv_dev *igbv, struct igbv_regs *regs);
+int igbv_save(struct igbv_dev *igbv, struct igbv_regs *regs);
+void igbv_lock(struct igbv_dev *igbv);
+void igbv_report_owned(struct igbv_dev *igbv);
 int igbv_restore(struct igbv_dev *igbv, const struct igbv_regs *regs);
 void igbv_flush(struct igbv_dev *igbv);
 

@@ -462,6 +462,87 @@ TEST_F(igbv, rx_writes_dirty_after_stop)
 	ASSERT_EQ(0, set_state(self->vf.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 }
 
+/*
+ * What the VF wrote before something made the driver lose track of its
+ * ring (a reset of one kind or another, a replace of its HWPT) must still
+ * read dirty: @event does that after traffic with no flush since, and
+ * the HWPT is read after it.
+ */
+static void lost_track(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(igbv) *self,
+		       void (*event)(struct __test_metadata *,
+				     FIXTURE_DATA(igbv) *))
+{
+	unsigned int changed, reported;
+
+	ring_setup(_metadata, &self->vf, self->mem, NDESC - 1);
+	ASSERT_EQ(0, set_tracking(self->iommufd, self->hwpt_id, true));
+	ASSERT_EQ(0, read_dirty(self->iommufd, self->hwpt_id, self->bitmap));
+	memcpy(self->before, self->mem, MEM_BYTES);
+	traffic(0, 20);
+	ASSERT_NE(0, rd(&self->vf, RDH)) TH_LOG("no packet reached the VF");
+	event(_metadata, self);
+	ASSERT_EQ(0, read_dirty(self->iommufd, self->hwpt_id, self->bitmap));
+	check_dirty(_metadata, self, &changed, &reported);
+	EXPECT_LT(0, changed);
+	TH_LOG("%u pages written, %u dirty", changed, reported);
+}
+
+static void vfio_reset(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(igbv) *self)
+{
+	ASSERT_EQ(0, ioctl(self->vf.fd, VFIO_DEVICE_RESET));
+}
+
+TEST_F(igbv, vfio_reset_keeps_writes_dirty)
+{
+	lost_track(_metadata, self, vfio_reset);
+}
+
+/* An FLR the driver does not start (sysfs), then STOP */
+static void sysfs_reset(struct __test_metadata *_metadata,
+			FIXTURE_DATA(igbv) *self)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset",
+		 getenv("IGBV_VF0"));
+	fd = open(path, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, write(fd, "1", 1));
+	close(fd);
+	ASSERT_EQ(0, set_state(self->vf.fd, VFIO_DEVICE_STATE_STOP, NULL));
+}
+
+TEST_F(igbv, flr_keeps_writes_dirty)
+{
+	lost_track(_metadata, self, sysfs_reset);
+}
+
+static void ctrl_reset(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(igbv) *self)
+{
+	ASSERT_EQ(0, wr(&self->vf, VF_CTRL, CTRL_RST));
+}
+
+TEST_F(igbv, vf_reset_keeps_writes_dirty)
+{
+	lost_track(_metadata, self, ctrl_reset);
+}
+
+/* The HWPT replaced by the IOAS's own domain: the old HWPT has it all */
+static void replace(struct __test_metadata *_metadata,
+		    FIXTURE_DATA(igbv) *self)
+{
+	ASSERT_EQ(0, attach(&self->vf, self->ioas_id));
+}
+
+TEST_F(igbv, replace_keeps_writes_dirty)
+{
+	lost_track(_metadata, self, replace);
+}
+
 /* A buffer handed over is dirty at once: the device owns it */
 TEST_F(igbv, handed_over_buffers_dirty)
 {

@@ -74,4 +74,4 @@ if [ "$bound" != 2 ]; then
 	exit 1
 fi
 IGBV_VF0=${vfs[0]} IGBV_VF1=${vfs[1]} IGBV_IP0=${ip[0]} IGBV_IP1=${ip[1]} \
-	IGBV_MAC0=${mac[0]} IGBV_PFNET=$pfnet "$dir/igb_vfio"
+	IGBV_MAC0=${mac[0]} IGBV_PFNET=$pfnet "$dir/igb_vfio" ${IGBV_ARGS:-}
