@@ -21,7 +21,7 @@ KHDR := -isystem $(OBJ)/usr/include
 VM := $(TOP)/tools/testing/vm/run
 VM_TIMEOUT ?= 3600
 
-.PHONY: all deps kernel kernel-kasan selftests tools checkpatch check check-full \
+.PHONY: all deps kernel kernel-kasan guest selftests tools checkpatch check check-full \
 	vm-shell vm-run bench bench-dirty bench-trace cache-clean help
 all: kernel selftests tools
 
@@ -33,6 +33,10 @@ deps:
 
 kernel: deps
 	@$(TOP)/kernel/build
+
+# The L2 test guest of the qemu_igb suite (kernel/build-guest)
+guest: kernel
+	@$(TOP)/kernel/build-guest >/dev/null
 
 # Upstream iommu selftests (with the 6.12 compat hook patch) and ours, built
 # from the overlaid source tree against our kernel's uAPI headers.
@@ -54,7 +58,7 @@ tools: deps kernel
 checkpatch: kernel
 	@$(TOP)/kernel/checkpatch
 
-check: kernel selftests tools checkpatch
+check: kernel guest selftests tools checkpatch
 	$(VM) -t $(VM_TIMEOUT) -- $(TOP)/tools/testing/check
 
 # The KASAN kernel of make check-full: the same fragment plus
@@ -64,7 +68,7 @@ KASAN_DIRS = $(shell LOWDOWN_CONFIG=$(KASAN_CONFIG) $(TOP)/kernel/build --dirs)
 kernel-kasan: deps
 	@LOWDOWN_CONFIG=$(KASAN_CONFIG) $(TOP)/kernel/build
 
-check-full: kernel selftests tools checkpatch kernel-kasan
+check-full: kernel guest selftests tools checkpatch kernel-kasan
 	$(VM) -t $(VM_TIMEOUT) -- $(TOP)/tools/testing/check \
 		$$($(TOP)/tools/testing/check --list)
 	$(VM) -t $(VM_TIMEOUT) -W \
