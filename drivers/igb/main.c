@@ -513,8 +513,16 @@ static void igbv_close_device(struct vfio_device *vdev)
 	vfio_pci_core_close_device(vdev);
 }
 
-/* BAR0 is trapped: no mmap, so every access reaches igbv_rw() */
-static int igbv_bar0_info(struct igbv_dev *igbv, void __user *arg)
+/*
+ * BAR0 is trapped: no mmap, so every access reaches igbv_rw().  BAR3 (the
+ * MSI-X table and PBA, nothing else) is not mmap'able either: QEMU 10
+ * would map the part of it after the 48-byte table as RAM, with a start
+ * that is not page aligned, and its dirty log sync then asks for a bitmap
+ * of a length that is not a multiple of the page size, which iommufd
+ * refuses (EINVAL, and the migration fails).  Trapped, it is no RAM
+ * section and nothing asks.
+ */
+static int igbv_bar_info(struct igbv_dev *igbv, u32 index, void __user *arg)
 {
 	struct vfio_region_info info = {};
 	size_t minsz = offsetofend(struct vfio_region_info, offset);
@@ -523,8 +531,8 @@ static int igbv_bar0_info(struct igbv_dev *igbv, void __user *arg)
 		return -EFAULT;
 	if (info.argsz < minsz)
 		return -EINVAL;
-	info.offset = VFIO_PCI_INDEX_TO_OFFSET(0);
-	info.size = pci_resource_len(igbv->core.pdev, 0);
+	info.offset = VFIO_PCI_INDEX_TO_OFFSET(index);
+	info.size = pci_resource_len(igbv->core.pdev, index);
 	info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 	info.cap_offset = 0;
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
@@ -542,8 +550,10 @@ static long igbv_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		if (copy_from_user(&info, (void __user *)arg,
 				   offsetofend(struct vfio_region_info, index)))
 			return -EFAULT;
-		if (info.index == VFIO_PCI_BAR0_REGION_INDEX)
-			return igbv_bar0_info(igbv, (void __user *)arg);
+		if (info.index == VFIO_PCI_BAR0_REGION_INDEX ||
+		    info.index == VFIO_PCI_BAR3_REGION_INDEX)
+			return igbv_bar_info(igbv, info.index,
+					     (void __user *)arg);
 		break;
 	case VFIO_DEVICE_IOEVENTFD:
 		/* It would write BAR0 behind the driver's back */
@@ -606,8 +616,10 @@ static ssize_t igbv_write(struct vfio_device *vdev, const char __user *buf,
 
 static int igbv_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 {
-	if (vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT) ==
-	    VFIO_PCI_BAR0_REGION_INDEX)
+	u64 index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+
+	if (index == VFIO_PCI_BAR0_REGION_INDEX ||
+	    index == VFIO_PCI_BAR3_REGION_INDEX)
 		return -EINVAL;
 	return vfio_pci_core_mmap(vdev, vma);
 }

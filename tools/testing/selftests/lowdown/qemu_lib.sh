@@ -58,6 +58,19 @@ mtty_create() {
 	echo "$uuid"
 }
 
+# dump NAME: the guest's memory into $work/NAME.mem
+dump() {
+	"$QMP" "$work/$1.sock" pmemsave \
+		"{\"val\": 0, \"size\": $(($(numfmt --from=iec "$MEM"))), \"filename\": \"$work/$1.mem\"}" \
+		>/dev/null
+}
+
+# differ A B: pages of the two dumps that differ
+differ() {
+	cmp -l "$work/$1.mem" "$work/$2.mem" | awk '{ print int(($1 - 1) / 4096) }' |
+		uniq | wc -l
+}
+
 status_of() { "$QMP" "$work/$1.sock" query-status | jq -r .status; }
 
 # vfsim_create: a vfsim instance; its uuid on stdout

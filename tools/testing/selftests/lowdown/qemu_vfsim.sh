@@ -73,19 +73,6 @@ traffic() {
 		echo 1000000 >"$(sysfs "$1" churn)"
 }
 
-# dump NAME: the guest's memory into $work/NAME.mem
-dump() {
-	"$QMP" "$work/$1.sock" pmemsave \
-		"{\"val\": 0, \"size\": $(($(numfmt --from=iec "$MEM"))), \"filename\": \"$work/$1.mem\"}" \
-		>/dev/null
-}
-
-# differ A B: pages of the two dumps that differ
-differ() {
-	cmp -l "$work/$1.mem" "$work/$2.mem" | awk '{ print int(($1 - 1) / 4096) }' |
-		uniq | wc -l
-}
-
 # records NAME SEQ: migctl's check of the records in NAME's dump
 records() {
 	"$MIGCTL" records "$work/$1.mem" -b $QBASE -w $QPAGES -x "$2" >"$work/rec" 2>&1

@@ -1,0 +1,176 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# End to end with a real VF: unmodified QEMU 10 migrates a running Linux
+# guest (kernel/build-guest: igbvf built in, its address from ip=, so the
+# guest kernel itself answers ping) whose NIC is an igb VF bound to
+# igb-vfio-pci, through QEMU's iommufd backend, from VF 0 to VF 1 of the
+# test VM's igb PF, while the PF pings the guest every 10 ms:
+#
+#  1. the guest boots and answers through VF 0 (its boot time printed);
+#  2. QEMU sees the VF dirty-capable and migrates with dirty tracking on
+#     (no x-pre-copy-dirty-page-tracking=off): "completed";
+#  3. the source's memory (postmigrate) and the destination's (-S, before
+#     it runs) are identical byte for byte;
+#  4. resumed, the guest answers through VF 1, which now has VF 0's MAC
+#     from the stream (nobody set it);
+#  5. back to VF 0 with the destination running as soon as it arrives:
+#     the longest gap in ping replies and the replies lost are printed,
+#     and every ping after it is answered.
+#
+# Needs the VF BAR workaround of tools/testing/vm/run, QEMU >= 10, qmp
+# (QMP=).  Prints KTAP and a "# Totals:" line.
+set -u
+QMP=${QMP:-qmp}
+MEM=${MEM:-128M}
+PORT=${PORT:-4490}
+top=${LOWDOWN_TOP:-$(cd "$(dirname "$0")/../../../.." && pwd)}
+work=$(mktemp -d /tmp/qemu_igb.XXXXXX)
+. "$(dirname "$0")/ktap.sh"
+. "$(dirname "$0")/qemu_lib.sh"
+
+guest=$("$top/kernel/build-guest" --path)
+ip=10.78.0.20
+mac0=52:54:00:1d:0e:11
+
+echo "TAP version 13"
+pf=
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x8086:0x10c9 ] || continue
+	pf=${d##*/}
+	break
+done
+if [ -z "$pf" ] || [ ! -f "$guest" ]; then
+	echo "1..0 # SKIP no igb SR-IOV PF, or no guest (kernel/build-guest)"
+	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
+	exit 0
+fi
+echo "1..5"
+pfdev=/sys/bus/pci/devices/$pf
+pfnet=$(ls "$pfdev/net" 2>/dev/null | head -n1)
+
+cleanup() {
+	[ -z "${pinger:-}" ] || kill "$pinger" 2>/dev/null
+	qemu_reap -9
+	echo 0 >"$pfdev/sriov_numvfs"
+	echo 1 >"$pfdev/sriov_drivers_autoprobe"
+	ip addr flush dev "$pfnet" scope global 2>/dev/null
+	ip link set "$pfnet" down
+}
+trap cleanup EXIT
+
+# Two VFs on igb-vfio-pci; only VF 0 has a MAC from the PF's administrator
+modprobe igb-vfio-pci || { echo "Bail out! igb-vfio-pci does not load"; exit 1; }
+ip link set "$pfnet" up
+ip addr add 10.78.0.1/24 dev "$pfnet"
+echo 0 >"$pfdev/sriov_numvfs"
+echo 0 >"$pfdev/sriov_drivers_autoprobe"
+echo 2 >"$pfdev/sriov_numvfs"
+ip link set "$pfnet" vf 0 mac "$mac0"
+vfs=()
+for i in 0 1; do
+	vf=$(readlink "$pfdev/virtfn$i")
+	vfs+=("${vf##*/}")
+	echo igb_vfio_pci >"/sys/bus/pci/devices/${vf##*/}/driver_override"
+	echo "${vf##*/}" >/sys/bus/pci/drivers_probe
+done
+echo "# vfs ${vfs[*]}, guest $guest"
+
+# guest NAME VF [ARGS...]: QEMU running the guest with VF as its NIC
+guest() {
+	local name=$1 vf=$2
+
+	shift 2
+	start_qemu "$name" -kernel "$guest" \
+		-append "console=ttyS0 ip=$ip::10.78.0.1:255.255.255.0::eth0:off" \
+		-serial "file:$work/$name.log" -D "$work/$name.qemu.log" ${QEMU_TRACE:+-trace "$QEMU_TRACE"} \
+		-object iommufd,id=fd0 -device "vfio-pci,host=$vf,iommufd=fd0" "$@"
+}
+
+# answers: the guest answers one ping within a second
+answers() { ping -c 1 -W 1 "$ip" >/dev/null 2>&1; }
+
+# gap FILE: the longest gap between ping replies in FILE (ping -D), in ms,
+# and the replies missing by sequence number
+gap() {
+	awk -F'[][ =]+' '/icmp_seq=/ {
+		for (i = 1; i <= NF; i++) if ($i == "icmp_seq") seq = $(i + 1)
+		t = $2 * 1000
+		if (n++ && t - last > max) max = t - last
+		last = t; got++
+		if (seq > top) top = seq
+	} END { printf "%d ms longest gap, %d of %d replies missing\n", max, top - got, top }' "$1"
+}
+
+# 1: the guest boots and answers through VF 0
+start=$(date +%s)
+rc=1
+if guest src "${vfs[0]}"; then
+	for ((t = 0; t < 300; t++)); do
+		answers && { rc=0; break; }
+	done
+fi
+echo "# guest answered after $(($(date +%s) - start)) s"
+booted=$rc
+result $rc "guest_answers_through_vf0"
+
+# 2: migrate to VF 1, the destination paused on arrival
+rc=1
+if [ $booted = 0 ] && guest dst "${vfs[1]}" -S -incoming "tcp:127.0.0.1:$PORT"; then
+	ping -D -i 0.01 "$ip" >"$work/ping1" 2>&1 &
+	pinger=$!
+	sleep 2
+	migrate src dst "$PORT"
+	rc=$?
+	[ $rc = 0 ] || {
+		"$QMP" "$work/src.sock" query-migrate | jq -r '."error-desc" // empty' | sed 's/^/# source: /'
+		sed 's/^/# destination: /' "$work/dst.qemu.log" 2>/dev/null | tail -n 5
+	}
+fi
+result $rc "migration_completed"
+
+# 3: the memories, while both are paused
+rc=1
+if [ "$(status_of src)" = postmigrate ] && dump src && dump dst; then
+	npages=$(differ src dst)
+	echo "# pages that differ between the two memories: $npages"
+	[ "$npages" = 0 ]
+	rc=$?
+fi
+result $rc "memory_identical"
+
+# 4: resumed on VF 1, with VF 0's MAC
+rc=1
+if "$QMP" "$work/dst.sock" cont >/dev/null; then
+	for ((t = 0; t < 30; t++)); do
+		answers && { rc=0; break; }
+	done
+	ip link show "$pfnet" | grep -q "vf 1 .*$mac0" || {
+		echo "# the PF does not list $mac0 for VF 1"
+		rc=1
+	}
+fi
+[ -z "${pinger:-}" ] || { kill "$pinger"; wait "$pinger" 2>/dev/null; pinger=; }
+result $rc "guest_answers_through_vf1"
+
+# 5: back to VF 0, the destination running as soon as it arrives
+rc=1
+# the source lets VF 0 go
+pid=$(cat "$work/src.pid" 2>/dev/null) && kill "$pid" &&
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+rm -f "$work/src.pid"
+if [ $booted = 0 ] && guest back "${vfs[0]}" -incoming "tcp:127.0.0.1:$((PORT + 1))"; then
+	ping -D -i 0.01 "$ip" >"$work/ping2" 2>&1 &
+	pinger=$!
+	sleep 2
+	migrate dst back $((PORT + 1)) && sleep 3
+	rc=$?
+	kill "$pinger"
+	wait "$pinger" 2>/dev/null
+	pinger=
+	echo "# ping during the migration: $(gap "$work/ping2")"
+	[ $rc = 0 ] && answers
+	rc=$?
+fi
+result $rc "migrated_back_and_answers"
+totals
