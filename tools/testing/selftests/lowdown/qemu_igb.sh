@@ -16,7 +16,11 @@
 #     from the stream (nobody set it);
 #  5. back to VF 0 with the destination running as soon as it arrives:
 #     the longest gap in ping replies and the replies lost are printed,
-#     and every ping after it is answered.
+#     and the guest answers after it;
+#  6. a destination killed mid-migration: the source guest runs on and
+#     answers;
+#  7. the negative control: with igb-vfio-pci's DMA reports off the VF is
+#     not dirty-capable and QEMU 10 refuses to migrate (as upstream).
 #
 # Needs the VF BAR workaround of tools/testing/vm/run, QEMU >= 10, qmp
 # (QMP=).  Prints KTAP and a "# Totals:" line.
@@ -45,7 +49,7 @@ if [ -z "$pf" ] || [ ! -f "$guest" ]; then
 	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
 	exit 0
 fi
-echo "1..5"
+echo "1..7"
 pfdev=/sys/bus/pci/devices/$pf
 pfnet=$(ls "$pfdev/net" 2>/dev/null | head -n1)
 
@@ -85,6 +89,26 @@ guest() {
 		-append "console=ttyS0 ip=$ip::10.78.0.1:255.255.255.0::eth0:off" \
 		-serial "file:$work/$name.log" -D "$work/$name.qemu.log" ${QEMU_TRACE:+-trace "$QEMU_TRACE"} \
 		-object iommufd,id=fd0 -device "vfio-pci,host=$vf,iommufd=fd0" "$@"
+}
+
+# stop NAME: QEMU NAME gone, its VF free: SIGTERM, then SIGKILL after 10 s
+# (what it is stuck in printed then), giving up after 10 s more
+stop() {
+	local pid t
+
+	pid=$(cat "$work/$1.pid" 2>/dev/null) || return 0
+	rm -f "$work/$1.pid"
+	kill "$pid" 2>/dev/null
+	for ((t = 0; t < 200; t++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		[ "$t" != 100 ] || {
+			echo "# QEMU $1 still there after 10 s: $(tr '\0' ' ' </proc/"$pid"/wchan 2>/dev/null)"
+			sed 's/^/#   /' /proc/"$pid"/stack 2>/dev/null | head -n 12
+			kill -9 "$pid"
+		}
+		sleep 0.1
+	done
+	return 1
 }
 
 # answers: the guest answers one ping within a second
@@ -164,10 +188,7 @@ result $rc "guest_answers_through_vf1"
 # 5: back to VF 0, the destination running as soon as it arrives
 rc=1
 # the source lets VF 0 go
-pid=$(cat "$work/src.pid" 2>/dev/null) && kill "$pid" &&
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-rm -f "$work/src.pid"
-if [ $booted = 0 ] && guest back "${vfs[0]}" -incoming "tcp:127.0.0.1:$((PORT + 1))"; then
+if [ $booted = 0 ] && stop src && guest back "${vfs[0]}" -incoming "tcp:127.0.0.1:$((PORT + 1))"; then
 	ping -D -i 0.01 "$ip" >"$work/ping2" 2>&1 &
 	pinger=$!
 	sleep 2
@@ -187,4 +208,41 @@ if [ $booted = 0 ] && guest back "${vfs[0]}" -incoming "tcp:127.0.0.1:$((PORT + 
 	fi
 fi
 result $rc "migrated_back_and_answers"
+
+# 6: VF 1 free again, a destination there killed once RAM flows (the
+# bandwidth capped so that the migration takes seconds)
+rc=1
+if stop dst && guest gone "${vfs[1]}" -incoming "tcp:127.0.0.1:$((PORT + 2))" &&
+	"$QMP" "$work/back.sock" migrate-set-parameters '{"max-bandwidth": 4194304}' >/dev/null &&
+	"$QMP" "$work/back.sock" migrate "{\"uri\": \"tcp:127.0.0.1:$((PORT + 2))\"}" >/dev/null; then
+	sleep 2
+	kill -9 "$(cat "$work/gone.pid")"
+	rm -f "$work/gone.pid"
+	for _ in $(seq 100); do
+		state=$("$QMP" "$work/back.sock" query-migrate | jq -r .status)
+		case $state in failed|cancelled|completed) break ;; esac
+		sleep 0.1
+	done
+	echo "# source after the kill: migration $state, guest $(status_of back)"
+	if [ "$state" != completed ] && [ "$(status_of back)" = running ]; then
+		for ((t = 0; t < 10; t++)); do
+			answers && { rc=0; break; }
+		done
+	fi
+fi
+result $rc "source_runs_on_when_destination_dies"
+
+# 7: reports off when QEMU binds the VF (the driver latches it then)
+rc=1
+param=/sys/module/igb_vfio_pci/parameters/dma_reports
+if echo N >"$param" && guest off "${vfs[1]}" -S; then
+	echo Y >"$param"
+	out=$("$QMP" "$work/off.sock" migrate '{"uri": "tcp:127.0.0.1:9"}' 2>&1)
+	echo "# QEMU: $(tr -d '\n' <<<"$out" | cut -c1-160)"
+	# refused outright, or failed at once: never completed
+	grep -qiE "error|blocker|dirty" <<<"$out" && rc=0
+	[ $rc = 0 ] || [ "$("$QMP" "$work/off.sock" query-migrate | jq -r .status)" = failed ] && rc=0
+fi
+echo Y >"$param"
+result $rc "reports_off_qemu_refuses"
 totals
