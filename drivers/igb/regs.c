@@ -451,6 +451,19 @@ static int igbv_queue_reg(u32 off, u32 base, int *n)
 	return -1;
 }
 
+/*
+ * A queue enable as userspace writes it: kept, and held off while the
+ * device is stopped (igbv_resume() applies it)
+ */
+static int igbv_dctl_write(struct igbv_dev *igbv, u32 *dctl, u32 off,
+			   u32 val)
+{
+	*dctl = val;
+	if (igbv->run != VFIO_MIG_RUN)
+		val &= ~IGBV_DCTL_ENABLE;
+	return igbv_wr(igbv, off, val);
+}
+
 static int igbv_rx_write(struct igbv_dev *igbv, int n, int reg, u32 val)
 {
 	struct igbv_rxq *q = &igbv->rxq[n];
@@ -464,10 +477,7 @@ static int igbv_rx_write(struct igbv_dev *igbv, int n, int reg, u32 val)
 		igbv_rx_learn(igbv, q, val);
 		return igbv_wr(igbv, off, val);
 	case IGBV_Q_DCTL:
-		igbv->dctl_rx[n] = val;
-		if (igbv->run != VFIO_MIG_RUN)
-			val &= ~IGBV_DCTL_ENABLE;
-		return igbv_wr(igbv, off, val);
+		return igbv_dctl_write(igbv, &igbv->dctl_rx[n], off, val);
 	}
 	rc = igbv_wr(igbv, off, val);
 	igbv_rx_resync(igbv, n);
@@ -488,10 +498,7 @@ static int igbv_tx_write(struct igbv_dev *igbv, int n, int reg, u32 val)
 		igbv_tx_flush(igbv, q, n);
 		return rc;
 	case IGBV_Q_DCTL:
-		igbv->dctl_tx[n] = val;
-		if (igbv->run != VFIO_MIG_RUN)
-			val &= ~IGBV_DCTL_ENABLE;
-		return igbv_wr(igbv, off, val);
+		return igbv_dctl_write(igbv, &igbv->dctl_tx[n], off, val);
 	}
 	rc = igbv_wr(igbv, off, val);
 	igbv_tx_resync(igbv, n);
@@ -581,6 +588,13 @@ int igbv_bar0_read(struct igbv_dev *igbv, u32 off, u32 *val)
 	return rc;
 }
 
+/* The queue registers that migrate, in struct igbv_regs' order */
+static const u32 igbv_rxq_regs[] = { IGBV_Q_BAL, IGBV_Q_BAH, IGBV_Q_LEN,
+			       IGBV_RX_SRRCTL, IGBV_Q_HEAD, IGBV_Q_TAIL };
+static const u32 igbv_txq_regs[] = { IGBV_Q_BAL, IGBV_Q_BAH, IGBV_Q_LEN,
+			       IGBV_Q_HEAD, IGBV_Q_TAIL, IGBV_TX_WBAL,
+			       IGBV_TX_WBAH };
+
 /**
  * igbv_save() - read the VF's migrating state
  * @igbv: the VF, quiesced; its lock is held
@@ -594,23 +608,17 @@ int igbv_bar0_read(struct igbv_dev *igbv, u32 off, u32 *val)
  */
 int igbv_save(struct igbv_dev *igbv, struct igbv_regs *regs)
 {
-	static const u32 rx_regs[] = { IGBV_Q_BAL, IGBV_Q_BAH, IGBV_Q_LEN,
-				       IGBV_RX_SRRCTL, IGBV_Q_HEAD,
-				       IGBV_Q_TAIL };
-	static const u32 tx_regs[] = { IGBV_Q_BAL, IGBV_Q_BAH, IGBV_Q_LEN,
-				       IGBV_Q_HEAD, IGBV_Q_TAIL,
-				       IGBV_TX_WBAL, IGBV_TX_WBAH };
 	int n, i, rc = 0;
 
 	lockdep_assert_held(&igbv->lock);
 	memset(regs, 0, sizeof(*regs));
 	for (n = 0; n < IGBV_NQUEUES && !rc; n++) {
-		for (i = 0; i < ARRAY_SIZE(rx_regs) && !rc; i++)
-			rc = igbv_rd(igbv, IGBV_RXQ(n) + rx_regs[i],
+		for (i = 0; i < ARRAY_SIZE(igbv_rxq_regs) && !rc; i++)
+			rc = igbv_rd(igbv, IGBV_RXQ(n) + igbv_rxq_regs[i],
 				     &regs->rx[n][i]);
 		regs->rx[n][IGBV_RX_SAVED_DCTL] = igbv->dctl_rx[n];
-		for (i = 0; i < ARRAY_SIZE(tx_regs) && !rc; i++)
-			rc = igbv_rd(igbv, IGBV_TXQ(n) + tx_regs[i],
+		for (i = 0; i < ARRAY_SIZE(igbv_txq_regs) && !rc; i++)
+			rc = igbv_rd(igbv, IGBV_TXQ(n) + igbv_txq_regs[i],
 				     &regs->tx[n][i]);
 		regs->tx[n][IGBV_TX_SAVED_DCTL] = igbv->dctl_tx[n];
 	}
@@ -637,12 +645,6 @@ int igbv_save(struct igbv_dev *igbv, struct igbv_regs *regs)
  */
 int igbv_restore(struct igbv_dev *igbv, const struct igbv_regs *regs)
 {
-	static const u32 rx_regs[] = { IGBV_Q_BAL, IGBV_Q_BAH, IGBV_Q_LEN,
-				       IGBV_RX_SRRCTL, IGBV_Q_HEAD,
-				       IGBV_Q_TAIL };
-	static const u32 tx_regs[] = { IGBV_Q_BAL, IGBV_Q_BAH, IGBV_Q_LEN,
-				       IGBV_Q_HEAD, IGBV_Q_TAIL,
-				       IGBV_TX_WBAL, IGBV_TX_WBAH };
 	int n, i, rc = 0;
 	u32 v2p;
 
@@ -652,11 +654,11 @@ int igbv_restore(struct igbv_dev *igbv, const struct igbv_regs *regs)
 			      regs->rx[n][IGBV_RX_SAVED_DCTL] & ~IGBV_DCTL_ENABLE);
 		rc |= igbv_wr(igbv, IGBV_TXQ(n) + IGBV_Q_DCTL,
 			      regs->tx[n][IGBV_TX_SAVED_DCTL] & ~IGBV_DCTL_ENABLE);
-		for (i = 0; i < ARRAY_SIZE(rx_regs); i++)
-			rc |= igbv_wr(igbv, IGBV_RXQ(n) + rx_regs[i],
+		for (i = 0; i < ARRAY_SIZE(igbv_rxq_regs); i++)
+			rc |= igbv_wr(igbv, IGBV_RXQ(n) + igbv_rxq_regs[i],
 				      regs->rx[n][i]);
-		for (i = 0; i < ARRAY_SIZE(tx_regs); i++)
-			rc |= igbv_wr(igbv, IGBV_TXQ(n) + tx_regs[i],
+		for (i = 0; i < ARRAY_SIZE(igbv_txq_regs); i++)
+			rc |= igbv_wr(igbv, IGBV_TXQ(n) + igbv_txq_regs[i],
 				      regs->tx[n][i]);
 		igbv->dctl_rx[n] = regs->rx[n][IGBV_RX_SAVED_DCTL];
 		igbv->dctl_tx[n] = regs->tx[n][IGBV_TX_SAVED_DCTL];

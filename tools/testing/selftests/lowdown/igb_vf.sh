@@ -20,32 +20,22 @@
 # Prints KTAP and a kselftest "# Totals:" line.
 set -u
 . "$(dirname "$0")/ktap.sh"
+. "$(dirname "$0")/igb_lib.sh"
 
 echo "TAP version 13"
-pf=
-for d in /sys/bus/pci/devices/*; do
-	[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x8086:0x10c9 ] || continue
-	pf=${d##*/}
-	break
-done
-if [ -z "$pf" ] || [ ! -e /sys/bus/pci/devices/"$pf"/sriov_numvfs ]; then
+if ! igb_pf; then
 	echo "1..0 # SKIP no igb SR-IOV PF (8086:10c9)"
 	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
 	exit 0
 fi
 echo "1..5"
-pfdev=/sys/bus/pci/devices/$pf
-pfnet=$(ls "$pfdev/net" 2>/dev/null | head -n1)
 ns=lowdown-igbvf
 mac=(52:54:00:1d:0f:01 52:54:00:1d:0f:02)
 ping=$(command -v ping || echo "busybox ping")
 
 cleanup() {
 	ip netns del "$ns" 2>/dev/null
-	echo 0 >"$pfdev/sriov_numvfs"
-	echo 1 >"$pfdev/sriov_drivers_autoprobe"
-	[ -z "$pfnet" ] || ip addr flush dev "$pfnet" scope global 2>/dev/null
-	[ -z "$pfnet" ] || ip link set "$pfnet" down
+	igb_cleanup
 }
 
 # pings COMMAND...: run a 10-echo ping, print its summary; every echo answered
@@ -63,14 +53,8 @@ trap cleanup EXIT
 # no driver bound, then bind igbvf (with autoprobe off, a VF probes only
 # for the driver its driver_override names)
 echo "# pf $pf ($pfnet)"
-ip link set "$pfnet" up
-echo 0 >"$pfdev/sriov_numvfs"
-echo 0 >"$pfdev/sriov_drivers_autoprobe"
-echo 2 >"$pfdev/sriov_numvfs"
-vfs=()
+igb_vfs 2
 for i in 0 1; do
-	vf=$(readlink "$pfdev/virtfn$i")
-	vfs+=("${vf##*/}")
 	ip link set "$pfnet" vf "$i" mac "${mac[$i]}"
 done
 echo "# vfs ${vfs[*]}"

@@ -40,6 +40,7 @@
 #include "../kselftest_harness.h"
 #include "vfio_mig_uapi.h"
 
+#define BIT(n)		(1U << (n))
 #define PAGE		4096UL
 #define MEM_BYTES	(4UL << 20)
 #define MEM_IOVA	0x40000000UL
@@ -52,7 +53,7 @@
 
 /* VF registers (82576 datasheet) */
 #define VF_CTRL		0x0000
-#define CTRL_RST	(1u << 26)
+#define CTRL_RST	BIT(26)
 #define STATUS		0x0008
 #define VMBMEM(i)	(0x0800 + 4 * (i))
 #define V2P		0x0c40
@@ -68,8 +69,8 @@
 #define RDH		0x2810
 #define RDT		0x2818
 #define RXDCTL		0x2828
-#define DCTL_ENABLE	(1u << 25)
-#define SRRCTL_ONEBUF	(1u << 25)
+#define DCTL_ENABLE	BIT(25)
+#define SRRCTL_ONEBUF	BIT(25)
 #define RX_DD		0x1
 #define MSG_VF_RESET	0x01
 #define MSG_ACK		0x80000000u
@@ -133,7 +134,7 @@ static int wr(struct vf *vf, __u32 off, __u32 v)
 	return pwrite(vf->fd, &v, 4, vf->bar0 + off) == 4 ? 0 : -errno;
 }
 
-static void msleep(int ms)
+static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -148,7 +149,7 @@ static bool mbx_wait(struct vf *vf, __u32 *seen, __u32 bits)
 	for (i = 0; i < 200 && (*seen & bits) != bits; i++) {
 		*seen |= rd(vf, V2P);
 		if ((*seen & bits) != bits)
-			msleep(5);
+			sleep_ms(5);
 	}
 	return (*seen & bits) == bits;
 }
@@ -178,7 +179,7 @@ static int vf_init(struct vf *vf)
 		return -2;
 	if (wr(vf, VF_CTRL, CTRL_RST))
 		return -3;
-	msleep(50);
+	sleep_ms(50);
 	rd(vf, V2P);
 	wr(vf, V2P, V2P_VFU);
 	if (!(rd(vf, V2P) & V2P_VFU))
@@ -203,7 +204,7 @@ static void traffic(int i, int n)
 		 "ping -c %d -i 0.02 -W 1 %s >/dev/null 2>&1", n, ip ? ip : "");
 	if (system(cmd) < 0)
 		perror("system");
-	msleep(100);
+	sleep_ms(100);
 }
 
 FIXTURE(igbv)
@@ -357,7 +358,7 @@ FIXTURE_TEARDOWN(igbv)
 
 /* The pages the VF changed since @before, checked against the bitmap */
 static void check_dirty(struct __test_metadata *_metadata,
-			FIXTURE_DATA(igbv) *self, unsigned int *changed,
+			struct _test_data_igbv *self, unsigned int *changed,
 			unsigned int *reported)
 {
 	unsigned long p;
@@ -378,7 +379,7 @@ static void check_dirty(struct __test_metadata *_metadata,
 
 /* Completed descriptors: each one's ring page and buffer must be dirty */
 static int completed(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(igbv) *self, int n)
+		     struct _test_data_igbv *self, int n)
 {
 	int i, done = 0;
 
@@ -415,65 +416,19 @@ TEST_F(igbv, bar0_trapped)
 }
 
 /*
- * The VF receives with tracking on; the guest then hands the buffers back
- * (a tail write: the driver flushes first).  Every page the VF changed is
- * dirty, and so is every completed descriptor's buffer.
+ * The VF receives with tracking on and nothing flushes; then @event, then
+ * the HWPT is read: every page the VF changed is dirty, and so is every
+ * completed descriptor's buffer and ring page.  The events are what
+ * flushes (a tail write as the guest hands buffers back, STOP) and what
+ * makes the driver lose track of the ring (resets, a replace of the HWPT).
  */
-TEST_F(igbv, rx_writes_dirty_after_tail_write)
+static void writes_then(struct __test_metadata *_metadata,
+			struct _test_data_igbv *self,
+			void (*event)(struct __test_metadata *,
+				      FIXTURE_DATA(igbv) *))
 {
 	unsigned int changed, reported;
 	int done;
-
-	ring_setup(_metadata, &self->vf, self->mem, NDESC - 1);
-	ASSERT_EQ(0, set_tracking(self->iommufd, self->hwpt_id, true));
-	ASSERT_EQ(0, read_dirty(self->iommufd, self->hwpt_id, self->bitmap));
-	memcpy(self->before, self->mem, MEM_BYTES);
-	traffic(0, 20);
-	ASSERT_NE(0, rd(&self->vf, RDH)) TH_LOG("no packet reached the VF");
-	ASSERT_EQ(0, wr(&self->vf, RDT, NDESC - 1));
-	ASSERT_EQ(0, read_dirty(self->iommufd, self->hwpt_id, self->bitmap));
-	check_dirty(_metadata, self, &changed, &reported);
-	done = completed(_metadata, self, NDESC - 1);
-	TH_LOG("%d packets, %u pages written, %u dirty (over-report %.2f)",
-	       done, changed, reported, changed ? (double)reported / changed : 0);
-	EXPECT_LT(0, done);
-	EXPECT_LT(0, changed);
-}
-
-/* The same with no tail write: STOP's flush must report it all */
-TEST_F(igbv, rx_writes_dirty_after_stop)
-{
-	unsigned int changed, reported;
-	int done;
-
-	ring_setup(_metadata, &self->vf, self->mem, NDESC - 1);
-	ASSERT_EQ(0, set_tracking(self->iommufd, self->hwpt_id, true));
-	ASSERT_EQ(0, read_dirty(self->iommufd, self->hwpt_id, self->bitmap));
-	memcpy(self->before, self->mem, MEM_BYTES);
-	traffic(0, 20);
-	ASSERT_NE(0, rd(&self->vf, RDH)) TH_LOG("no packet reached the VF");
-	ASSERT_EQ(0, set_state(self->vf.fd, VFIO_DEVICE_STATE_STOP, NULL));
-	ASSERT_EQ(0, read_dirty(self->iommufd, self->hwpt_id, self->bitmap));
-	check_dirty(_metadata, self, &changed, &reported);
-	done = completed(_metadata, self, NDESC - 1);
-	TH_LOG("%d packets, %u pages written, %u dirty", done, changed,
-	       reported);
-	EXPECT_LT(0, done);
-	ASSERT_EQ(0, set_state(self->vf.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
-}
-
-/*
- * What the VF wrote before something made the driver lose track of its
- * ring (a reset of one kind or another, a replace of its HWPT) must still
- * read dirty: @event does that after traffic with no flush since, and
- * the HWPT is read after it.
- */
-static void lost_track(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(igbv) *self,
-		       void (*event)(struct __test_metadata *,
-				     FIXTURE_DATA(igbv) *))
-{
-	unsigned int changed, reported;
 
 	ring_setup(_metadata, &self->vf, self->mem, NDESC - 1);
 	ASSERT_EQ(0, set_tracking(self->iommufd, self->hwpt_id, true));
@@ -484,24 +439,49 @@ static void lost_track(struct __test_metadata *_metadata,
 	event(_metadata, self);
 	ASSERT_EQ(0, read_dirty(self->iommufd, self->hwpt_id, self->bitmap));
 	check_dirty(_metadata, self, &changed, &reported);
+	done = completed(_metadata, self, NDESC - 1);
+	TH_LOG("%d packets, %u pages written, %u dirty (over-report %.2f)",
+	       done, changed, reported, changed ? (double)reported / changed : 0);
+	EXPECT_LT(0, done);
 	EXPECT_LT(0, changed);
-	TH_LOG("%u pages written, %u dirty", changed, reported);
+}
+
+static void tail_write(struct __test_metadata *_metadata,
+		       struct _test_data_igbv *self)
+{
+	ASSERT_EQ(0, wr(&self->vf, RDT, NDESC - 1));
+}
+
+TEST_F(igbv, rx_writes_dirty_after_tail_write)
+{
+	writes_then(_metadata, self, tail_write);
+}
+
+static void stop(struct __test_metadata *_metadata, struct _test_data_igbv *self)
+{
+	ASSERT_EQ(0, set_state(self->vf.fd, VFIO_DEVICE_STATE_STOP, NULL));
+}
+
+/* No tail write: STOP's flush must report it all */
+TEST_F(igbv, rx_writes_dirty_after_stop)
+{
+	writes_then(_metadata, self, stop);
 }
 
 static void vfio_reset(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(igbv) *self)
+		       struct _test_data_igbv *self)
 {
 	ASSERT_EQ(0, ioctl(self->vf.fd, VFIO_DEVICE_RESET));
 }
 
 TEST_F(igbv, vfio_reset_keeps_writes_dirty)
 {
-	lost_track(_metadata, self, vfio_reset);
+	writes_then(_metadata, self, vfio_reset);
 }
 
 /* An FLR the driver does not start (sysfs), then STOP */
 static void sysfs_reset(struct __test_metadata *_metadata,
-			FIXTURE_DATA(igbv) *self)
+			struct _test_data_igbv *self)
 {
 	char path[128];
 	int fd;
@@ -512,35 +492,35 @@ static void sysfs_reset(struct __test_metadata *_metadata,
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(1, write(fd, "1", 1));
 	close(fd);
-	ASSERT_EQ(0, set_state(self->vf.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	stop(_metadata, self);
 }
 
 TEST_F(igbv, flr_keeps_writes_dirty)
 {
-	lost_track(_metadata, self, sysfs_reset);
+	writes_then(_metadata, self, sysfs_reset);
 }
 
 static void ctrl_reset(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(igbv) *self)
+		       struct _test_data_igbv *self)
 {
 	ASSERT_EQ(0, wr(&self->vf, VF_CTRL, CTRL_RST));
 }
 
 TEST_F(igbv, vf_reset_keeps_writes_dirty)
 {
-	lost_track(_metadata, self, ctrl_reset);
+	writes_then(_metadata, self, ctrl_reset);
 }
 
 /* The HWPT replaced by the IOAS's own domain: the old HWPT has it all */
 static void replace(struct __test_metadata *_metadata,
-		    FIXTURE_DATA(igbv) *self)
+		    struct _test_data_igbv *self)
 {
 	ASSERT_EQ(0, attach(&self->vf, self->ioas_id));
 }
 
 TEST_F(igbv, replace_keeps_writes_dirty)
 {
-	lost_track(_metadata, self, replace);
+	writes_then(_metadata, self, replace);
 }
 
 /* A buffer handed over is dirty at once: the device owns it */
@@ -669,7 +649,7 @@ TEST_F(igbv, migrate_to_other_vf)
 	/* QEMU restores config space (bus mastering) before RUNNING */
 	ASSERT_EQ(0, vf_enable(&dst));
 	ASSERT_EQ(0, load_stream(&dst, stream, len));
-	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(regs); i++)
 		EXPECT_EQ(rd(&self->vf, regs[i]), rd(&dst, regs[i]));
 	EXPECT_EQ(head, rd(&dst, RDH));
 	EXPECT_TRUE(pf_vf_has_mac(1, getenv("IGBV_MAC0")));

@@ -32,51 +32,34 @@ top=${LOWDOWN_TOP:-$(cd "$(dirname "$0")/../../../.." && pwd)}
 work=$(mktemp -d /tmp/qemu_igb.XXXXXX)
 . "$(dirname "$0")/ktap.sh"
 . "$(dirname "$0")/qemu_lib.sh"
+. "$(dirname "$0")/igb_lib.sh"
 
 guest=$("$top/kernel/build-guest" --path)
 ip=10.78.0.20
 mac0=52:54:00:1d:0e:11
 
 echo "TAP version 13"
-pf=
-for d in /sys/bus/pci/devices/*; do
-	[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x8086:0x10c9 ] || continue
-	pf=${d##*/}
-	break
-done
-if [ -z "$pf" ] || [ ! -f "$guest" ]; then
+if ! igb_pf || [ ! -f "$guest" ]; then
 	echo "1..0 # SKIP no igb SR-IOV PF, or no guest (kernel/build-guest)"
 	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
 	exit 0
 fi
 echo "1..7"
-pfdev=/sys/bus/pci/devices/$pf
-pfnet=$(ls "$pfdev/net" 2>/dev/null | head -n1)
 
 cleanup() {
 	[ -z "${pinger:-}" ] || kill "$pinger" 2>/dev/null
 	qemu_reap -9
-	echo 0 >"$pfdev/sriov_numvfs"
-	echo 1 >"$pfdev/sriov_drivers_autoprobe"
-	ip addr flush dev "$pfnet" scope global 2>/dev/null
-	ip link set "$pfnet" down
+	igb_cleanup
 }
 trap cleanup EXIT
 
 # Two VFs on igb-vfio-pci; only VF 0 has a MAC from the PF's administrator
 modprobe igb-vfio-pci || { echo "Bail out! igb-vfio-pci does not load"; exit 1; }
-ip link set "$pfnet" up
+igb_vfs 2
 ip addr add 10.78.0.1/24 dev "$pfnet"
-echo 0 >"$pfdev/sriov_numvfs"
-echo 0 >"$pfdev/sriov_drivers_autoprobe"
-echo 2 >"$pfdev/sriov_numvfs"
 ip link set "$pfnet" vf 0 mac "$mac0"
-vfs=()
-for i in 0 1; do
-	vf=$(readlink "$pfdev/virtfn$i")
-	vfs+=("${vf##*/}")
-	echo igb_vfio_pci >"/sys/bus/pci/devices/${vf##*/}/driver_override"
-	echo "${vf##*/}" >/sys/bus/pci/drivers_probe
+for vf in "${vfs[@]}"; do
+	igb_bind "$vf" igb_vfio_pci || echo "# $vf: not bound to igb_vfio_pci"
 done
 echo "# vfs ${vfs[*]}, guest $guest"
 
