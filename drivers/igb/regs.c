@@ -220,6 +220,21 @@ static bool igbv_reset_missed(struct igbv_dev *igbv)
 	return atomic_read(&igbv->resets) != igbv->resets_seen;
 }
 
+/*
+ * The ring is no longer where the shadow has it: something reset the queue
+ * behind the driver's back (a reset of the PF clears the VFs' queues in
+ * QEMU's model, and the VF's own reset callbacks do not run for it).
+ */
+static bool igbv_ring_moved(struct igbv_dev *igbv, u32 q, u32 bal, u32 len)
+{
+	u32 now_bal, now_len;
+
+	if (igbv_rd(igbv, q + IGBV_Q_BAL, &now_bal) ||
+	    igbv_rd(igbv, q + IGBV_Q_LEN, &now_len))
+		return true;
+	return now_bal != bal || now_len != len;
+}
+
 /* Report what the device completed since the last flush */
 static void igbv_rx_flush(struct igbv_dev *igbv, struct igbv_rxq *q, int n)
 {
@@ -231,6 +246,12 @@ static void igbv_rx_flush(struct igbv_dev *igbv, struct igbv_rxq *q, int n)
 	}
 	if (!q->ndesc)
 		return;
+	/* Its head says nothing now: all it owned, and blind until set up */
+	if (igbv_ring_moved(igbv, IGBV_RXQ(n), q->bal, q->len)) {
+		igbv_rx_report_owned(igbv, q);
+		q->blind = true;
+		return;
+	}
 	/*
 	 * Unreadable, or past what it was given: all it owns may be done,
 	 * and still may be; report it and keep following from where it was
@@ -259,7 +280,8 @@ static void igbv_tx_flush(struct igbv_dev *igbv, struct igbv_txq *q, int n)
 		igbv_report(igbv, igbv_ring(q->wbal & ~3U, q->wbah), 4);
 	if (!ndesc)
 		return;
-	if (igbv_rd(igbv, IGBV_TXQ(n) + IGBV_Q_HEAD, &head) ||
+	if (igbv_ring_moved(igbv, IGBV_TXQ(n), q->bal, q->len) ||
+	    igbv_rd(igbv, IGBV_TXQ(n) + IGBV_Q_HEAD, &head) ||
 	    igbv_reset_missed(igbv) || head >= ndesc || q->head >= ndesc) {
 		/* Lost track: the whole ring may have been written back */
 		igbv_report(igbv, base, q->len);
@@ -430,7 +452,8 @@ static void igbv_catch_up(struct igbv_dev *igbv)
  * @igbv: the VF
  *
  * Catches up with a reset of the device the driver has not seen yet
- * (an FLR through config space or sysfs, a reset by the PF).
+ * (an FLR through config space or sysfs).  A reset of the PF runs none
+ * of the VF's callbacks: a flush finds its ring moved instead.
  */
 void igbv_lock(struct igbv_dev *igbv)
 {
@@ -778,7 +801,17 @@ int igbv_resume(struct igbv_dev *igbv, bool restored)
 	}
 	if (restored && igbv->eims)
 		rc |= igbv_wr(igbv, IGBV_EICS, igbv->eims);
-	return rc ? -EIO : 0;
+	if (rc) {
+		/* Still stopped, as the engine will say: no queue left on */
+		for (n = 0; n < IGBV_NQUEUES; n++) {
+			igbv_wr(igbv, IGBV_RXQ(n) + IGBV_Q_DCTL,
+				igbv->dctl_rx[n] & ~IGBV_DCTL_ENABLE);
+			igbv_wr(igbv, IGBV_TXQ(n) + IGBV_Q_DCTL,
+				igbv->dctl_tx[n] & ~IGBV_DCTL_ENABLE);
+		}
+		return -EIO;
+	}
+	return 0;
 }
 
 /**

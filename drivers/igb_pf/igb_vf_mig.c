@@ -33,6 +33,11 @@ static struct igb_adapter *igb_vf_mig_adapter(struct pci_dev *vf, int *vfn)
 	if (IS_ERR(netdev))
 		return ERR_CAST(netdev);
 	adapter = netdev_priv(netdev);
+	/* A PF being reset, or gone from the bus, has nothing to give */
+	if (E1000_REMOVED(adapter->hw.hw_addr))
+		return ERR_PTR(-EIO);
+	if (test_bit(__IGB_RESETTING, &adapter->state))
+		return ERR_PTR(-EBUSY);
 	*vfn = pci_iov_vf_id(vf);
 	if (*vfn < 0)
 		return ERR_PTR(*vfn);
@@ -47,7 +52,8 @@ static struct igb_adapter *igb_vf_mig_adapter(struct pci_dev *vf, int *vfn)
  * @st: where the state goes
  *
  * Context: process context; takes the PF's vfs_lock.
- * Return: 0, or -EINVAL/-ENODEV when @vf is not a VF of an igb PF.
+ * Return: 0, -EINVAL/-ENODEV when @vf is not a VF of an igb PF, -EBUSY
+ * while the PF is being reset, -EIO when it is gone from the bus.
  */
 int igb_vf_mig_save(struct pci_dev *vf, struct igb_vf_mig_state *st)
 {
@@ -102,9 +108,10 @@ EXPORT_SYMBOL_GPL(igb_vf_mig_save);
  *
  * Context: process context; takes the PF's vfs_lock.
  * Return: 0; -EINVAL/-ENODEV when @vf is not a VF of an igb PF or @st is
- * not valid; -EPERM when the destination's administrator set another MAC
- * for it or a port VLAN while the VF had VLANs of its own; or the error of
- * a request the PF refused.
+ * not valid; -EBUSY while the PF is being reset, -EIO when it is gone;
+ * -EPERM when the destination's administrator set another MAC for it, or a
+ * port VLAN while the VF had VLANs of its own; or the error of a request
+ * the PF refused.
  */
 int igb_vf_mig_restore(struct pci_dev *vf, const struct igb_vf_mig_state *st)
 {
@@ -128,16 +135,15 @@ int igb_vf_mig_restore(struct pci_dev *vf, const struct igb_vf_mig_state *st)
 
 	spin_lock_irqsave(&adapter->vfs_lock, flags);
 	vf_data = &adapter->vf_data[vfn];
-	if (vf_data->flags & IGB_VF_FLAG_PF_SET_MAC) {
-		if (!ether_addr_equal(vf_data->vf_mac_addresses, st->mac))
-			rc = -EPERM;
-	} else {
-		ether_addr_copy(vf_data->vf_mac_addresses, st->mac);
-	}
-	if (vf_data->pf_vlan && st->n_vlan)
+	/* Refuse before changing anything */
+	if (((vf_data->flags & IGB_VF_FLAG_PF_SET_MAC) &&
+	     !ether_addr_equal(vf_data->vf_mac_addresses, st->mac)) ||
+	    (vf_data->pf_vlan && st->n_vlan)) {
 		rc = -EPERM;
-	if (rc)
 		goto out;
+	}
+	if (!(vf_data->flags & IGB_VF_FLAG_PF_SET_MAC))
+		ether_addr_copy(vf_data->vf_mac_addresses, st->mac);
 	igb_vf_reset_msg(adapter, vfn);
 
 	memset(msg, 0, sizeof(msg));
