@@ -71,6 +71,17 @@ differ() {
 		uniq | wc -l
 }
 
+# memory_identical A B: dump both memories and compare them, printing the
+# pages that differ; succeeds when none do
+memory_identical() {
+	local npages
+
+	dump "$1" && dump "$2" || return 1
+	npages=$(differ "$1" "$2")
+	echo "# pages that differ between the two memories: $npages"
+	[ "$npages" = 0 ]
+}
+
 status_of() { "$QMP" "$work/$1.sock" query-status | jq -r .status; }
 
 # vfsim_create: a vfsim instance; its uuid on stdout

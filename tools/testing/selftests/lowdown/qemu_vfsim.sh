@@ -98,14 +98,8 @@ echo "# source device: records $(cat "$(sysfs "$a_src" records)")," \
 	"DMA errors $(cat "$(sysfs "$a_src" dma_errors)")"
 result $rc "migration_completed"
 
-rc=1
-if [ "$(status_of asrc)" = postmigrate ] && dump asrc && dump adst; then
-	npages=$(differ asrc adst)
-	echo "# pages that differ between the two memories: $npages"
-	[ "$npages" = 0 ]
-	rc=$?
-fi
-result $rc "memory_identical"
+[ "$(status_of asrc)" = postmigrate ] && memory_identical asrc adst
+result $? "memory_identical"
 
 last=$(seq_of "$a_src")
 records adst "$last"
