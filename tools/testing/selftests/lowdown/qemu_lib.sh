@@ -21,7 +21,8 @@ start_qemu() {
 	return 1
 }
 
-# migrate SRC DST PORT: migrate, print QEMU's numbers, succeed on "completed"
+# migrate SRC DST PORT: migrate, print QEMU's numbers, succeed on "completed";
+# the last query-migrate is left in $work/SRC.migrated
 migrate() {
 	local src=$1 port=$3 start state=none info= elapsed
 
@@ -39,6 +40,7 @@ migrate() {
 		"downtime $(jq -r '.downtime // "?"' <<<"$info") ms," \
 		"ram transferred $(jq -r '.ram.transferred // "?"' <<<"$info") bytes," \
 		"vfio transferred $(jq -r '.vfio.transferred // "-"' <<<"$info") bytes"
+	printf '%s\n' "$info" >"$work/$src.migrated"
 	[ "$state" = completed ]
 }
 
