@@ -12,6 +12,14 @@
  * block; only vfio_mig_blocks_commit() makes the staged copy the context,
  * so a refused stream leaves the device as it was.
  *
+ * Saving is in two steps: vfio_mig_blocks_save() moves the dirty bits of
+ * what it saved aside, and vfio_mig_blocks_save_end() either forgets them
+ * (the record was committed to the stream) or puts them back (the record
+ * was thrown away: a failed allocation, a failed arc), so that a retried
+ * save carries them again.  The blocks of the last committed image stay
+ * known, and writes to them are counted as making that image stale, for
+ * the limiter (vfio_mig_blocks_dirty()).
+ *
  * No locking: the owner serialises the calls (the engine's callbacks run
  * under its state lock; the owner's own writers take its lock).
  */
@@ -41,7 +49,9 @@ int vfio_mig_blocks_alloc(struct vfio_mig_blocks *b, u64 size)
 	*b = (struct vfio_mig_blocks){ .size = size };
 	b->data = kvzalloc(size, GFP_KERNEL_ACCOUNT);
 	b->dirty = bitmap_zalloc(size / VFIO_MIG_BLOCK, GFP_KERNEL_ACCOUNT);
-	if (!b->data || !b->dirty) {
+	b->saving = bitmap_zalloc(size / VFIO_MIG_BLOCK, GFP_KERNEL_ACCOUNT);
+	b->sent = bitmap_zalloc(size / VFIO_MIG_BLOCK, GFP_KERNEL_ACCOUNT);
+	if (!b->data || !b->dirty || !b->saving || !b->sent) {
 		vfio_mig_blocks_free(b);
 		return -ENOMEM;
 	}
@@ -58,6 +68,8 @@ void vfio_mig_blocks_free(struct vfio_mig_blocks *b)
 	kvfree(b->data);
 	kvfree(b->stage);
 	bitmap_free(b->dirty);
+	bitmap_free(b->saving);
+	bitmap_free(b->sent);
 	*b = (struct vfio_mig_blocks){};
 }
 EXPORT_SYMBOL_GPL(vfio_mig_blocks_free);
@@ -75,9 +87,13 @@ void vfio_mig_blocks_wrote(struct vfio_mig_blocks *b, u64 offset, u64 length)
 	if (!length)
 		return;
 	for (i = offset / VFIO_MIG_BLOCK;
-	     i <= (offset + length - 1) / VFIO_MIG_BLOCK; i++)
-		if (!__test_and_set_bit(i, b->dirty))
-			b->ndirty++;
+	     i <= (offset + length - 1) / VFIO_MIG_BLOCK; i++) {
+		if (__test_and_set_bit(i, b->dirty))
+			continue;
+		b->ndirty++;
+		if (test_bit(i, b->sent))
+			b->nstale++;
+	}
 	b->written += length;
 }
 EXPORT_SYMBOL_GPL(vfio_mig_blocks_wrote);
@@ -89,7 +105,11 @@ EXPORT_SYMBOL_GPL(vfio_mig_blocks_wrote);
  * @tlv_type: the TLV type of a block
  * @full: every block, or only those written since the last save
  *
- * On success the dirty bits are cleared: what was saved counts as sent.
+ * On success the dirty bits of what was saved are set aside until
+ * vfio_mig_blocks_save_end(), which the owner must call before the next
+ * save (with false itself when its own save callback fails after this
+ * succeeded: the engine then does not call save_end); on failure nothing
+ * changed.
  *
  * Return: 0, -EFBIG or -ENOMEM.
  */
@@ -98,9 +118,11 @@ int vfio_mig_blocks_save(struct vfio_mig_blocks *b, struct vfio_mig_buf *buf,
 {
 	const size_t len = sizeof(struct vfio_mig_tlv_hdr) +
 			   VFIO_MIG_BLOCK_TLV_LEN;
-	u64 i;
+	u64 i, n = vfio_mig_blocks_count(b);
 
-	for (i = 0; i < vfio_mig_blocks_count(b); i++) {
+	if (WARN_ON(b->save_pending))
+		vfio_mig_blocks_save_end(b, false);
+	for (i = 0; i < n; i++) {
 		struct vfio_mig_tlv_hdr *hdr;
 		__le64 index = cpu_to_le64(i);
 		u8 *value;
@@ -119,11 +141,65 @@ int vfio_mig_blocks_save(struct vfio_mig_blocks *b, struct vfio_mig_buf *buf,
 		memcpy(value + sizeof(index), b->data + i * VFIO_MIG_BLOCK,
 		       VFIO_MIG_BLOCK);
 	}
-	bitmap_zero(b->dirty, vfio_mig_blocks_count(b));
+	if (full) {
+		bitmap_fill(b->saving, n);
+		b->nsaving = n;
+	} else {
+		bitmap_copy(b->saving, b->dirty, n);
+		b->nsaving = b->ndirty;
+	}
+	bitmap_zero(b->dirty, n);
 	b->ndirty = 0;
+	b->save_pending = true;
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vfio_mig_blocks_save);
+
+/**
+ * vfio_mig_blocks_save_end() - the record of the last save was committed,
+ *	or thrown away
+ * @b: the context
+ * @commit: true: what was saved is sent; false: it is dirty again
+ *
+ * A no-op without a save pending.
+ */
+void vfio_mig_blocks_save_end(struct vfio_mig_blocks *b, bool commit)
+{
+	u64 n = vfio_mig_blocks_count(b);
+
+	if (!b->save_pending)
+		return;
+	b->save_pending = false;
+	if (!commit) {
+		bitmap_or(b->dirty, b->dirty, b->saving, n);
+		b->ndirty = bitmap_weight(b->dirty, n);
+		/* The last committed image is still the one that counts */
+		b->nstale = bitmap_weight_and(b->sent, b->dirty, n);
+		return;
+	}
+	swap(b->sent, b->saving);
+	b->nsent = b->nsaving;
+	/* Written again between the save and now: stale already */
+	b->nstale = bitmap_weight_and(b->sent, b->dirty, n);
+}
+EXPORT_SYMBOL_GPL(vfio_mig_blocks_save_end);
+
+/**
+ * vfio_mig_blocks_dirty() - the context's counts, for the limiter
+ * @b: the context
+ * @d: filled in: dirty, written, and the blocks of the last committed
+ *	image and how many of them were written again since
+ */
+void vfio_mig_blocks_dirty(struct vfio_mig_blocks *b, struct vfio_mig_dirty *d)
+{
+	*d = (struct vfio_mig_dirty){
+		.dirty = b->ndirty * VFIO_MIG_BLOCK,
+		.written = b->written,
+		.sent = b->nsent * VFIO_MIG_BLOCK,
+		.stale = b->nstale * VFIO_MIG_BLOCK,
+	};
+}
+EXPORT_SYMBOL_GPL(vfio_mig_blocks_dirty);
 
 /**
  * vfio_mig_blocks_load_begin() - a record starts loading
@@ -208,6 +284,9 @@ int vfio_mig_blocks_commit(struct vfio_mig_blocks *b)
 	swap(b->data, b->stage);
 	bitmap_zero(b->dirty, vfio_mig_blocks_count(b));
 	b->ndirty = 0;
+	b->nsent = 0;
+	b->nstale = 0;
+	bitmap_zero(b->sent, vfio_mig_blocks_count(b));
 	vfio_mig_blocks_abort(b);
 	return 0;
 }

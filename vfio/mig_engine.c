@@ -63,6 +63,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/poll.h>
@@ -86,6 +87,8 @@ struct vfio_mig_chunk {
 /* A saving or resuming file of one migration session */
 struct vfio_mig_file {
 	struct vfio_mig_engine *eng;
+	/* The driver's module, pinned while the file is open */
+	struct module *owner;
 	bool resuming;
 	/* Serialises read(), write() and ioctl() on the file */
 	struct mutex lock;
@@ -101,7 +104,14 @@ struct vfio_mig_file {
 	bool end;
 	/* The session ended: every call fails with ENODEV */
 	bool disabled;
+	/*
+	 * A reader copies out of the queue's first record without @qlock:
+	 * the session's end then leaves the queue for it to free
+	 */
+	bool reader_busy;
 	wait_queue_head_t wq;
+	/* Wakes poll() when the limiter's hold ends */
+	struct hrtimer hold;
 	/* Saving, under the engine's state_lock */
 	u32 next_seq;
 
@@ -112,6 +122,7 @@ struct vfio_mig_file {
 	struct vfio_mig_record prev;
 	bool have_prev;
 	u8 *payload;
+	size_t payload_size;
 	u64 payload_got;
 	/* Bytes of the stream taken so far, for error messages */
 	u64 stream_off;
@@ -235,28 +246,38 @@ static struct vfio_mig_chunk *vfio_mig_make(struct vfio_mig_engine *eng,
 	int rc;
 
 	lockdep_assert_held(&eng->state_lock);
-	if (!vfio_mig_buf_reserve(&buf, hdr_len))
+	/*
+	 * Everything that can fail comes before the save or is undone with
+	 * it: once the driver was told its record is committed, the record
+	 * is queued.
+	 */
+	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
+	if (!chunk || !vfio_mig_buf_reserve(&buf, hdr_len)) {
+		kfree(chunk);
 		return ERR_PTR(-ENOMEM);
+	}
 	if (trace_vfio_mig_engine_record_enabled())
 		t0 = ktime_get_ns();
 	rc = eng->ops->save(eng, type, f->next_seq > 0, &buf, &flags);
 	if (!rc && (flags & ~VFIO_MIG_RECORD_FLAGS ||
 		    ((flags & VFIO_MIG_RECORD_F_DELTA) &&
-		     (type != VFIO_MIG_RECORD_FINAL || !f->next_seq))))
+		     (type != VFIO_MIG_RECORD_FINAL || !f->next_seq)))) {
+		if (eng->ops->save_end)
+			eng->ops->save_end(eng, false);
 		rc = -EINVAL;
+	}
 	if (rc) {
 		kvfree(buf.data);
+		kfree(chunk);
 		return ERR_PTR(rc);
 	}
+	if (eng->ops->save_end)
+		eng->ops->save_end(eng, true);
 	if (type == VFIO_MIG_RECORD_DELTA && buf.len == hdr_len) {
 		/* Nothing changed after all */
 		kvfree(buf.data);
+		kfree(chunk);
 		return NULL;
-	}
-	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
-	if (!chunk) {
-		kvfree(buf.data);
-		return ERR_PTR(-ENOMEM);
 	}
 	vfio_mig_record_hdr_fill((struct vfio_mig_record_hdr *)buf.data, type,
 				 flags, f->next_seq++, buf.data + hdr_len,
@@ -297,19 +318,23 @@ static void vfio_mig_queue(struct vfio_mig_file *f,
  * In PRE_COPY with nothing queued: may a DELTA go, and did the context
  * change?  With @estimate NULL (read()) make and queue the DELTA; otherwise
  * (an info request) only store its estimated size in *@estimate, header
- * included.  Return: 1 when one was queued (or may be), 0 when there is no
- * new data for now, or an errno.  state_lock held.
+ * included, and count nothing as a hold.  Return: 1 when one was queued
+ * (or may be), 0 when there is no new data for now, -EAGAIN when the file
+ * is no longer in PRE_COPY (the arc that took it out queued its FINAL or
+ * ended its session: look at the queue again), or an errno.  state_lock
+ * held.
  */
 static int vfio_mig_precopy_more(struct vfio_mig_engine *eng,
 				 struct vfio_mig_file *f, u64 *estimate)
 {
-	u64 dirty = 0, written = 0, drained, now = ktime_get_ns();
+	u64 drained, now = ktime_get_ns();
 	struct vfio_mig_chunk *chunk;
+	struct vfio_mig_dirty d = {};
 	bool empty, produce;
 
 	lockdep_assert_held(&eng->state_lock);
 	if (eng->saving != f || !vfio_mig_precopy(eng->state))
-		return 0;
+		return -EAGAIN;
 	spin_lock(&f->qlock);
 	empty = list_empty(&f->queue);
 	drained = f->drained_ns;
@@ -319,28 +344,38 @@ static int vfio_mig_precopy_more(struct vfio_mig_engine *eng,
 		return 1;
 	if (drained)
 		vfio_mig_limiter_drained(&eng->limiter, drained);
+	vfio_mig_limiter_request(&eng->limiter, now);
 
-	eng->ops->dirty(eng, &dirty, &written);
-	if (!dirty)
+	eng->ops->dirty(eng, &d);
+	if (!d.dirty)
 		return 0;
-	produce = vfio_mig_limiter_may_produce(&eng->limiter, now, dirty,
-					       written);
-	trace_vfio_mig_engine_limiter(vfio_mig_dev(eng), produce, dirty,
-				      eng->limiter.interval_ns,
-				      eng->limiter.hot,
+	if (estimate) {
+		if (vfio_mig_limiter_hold_ns(&eng->limiter, now, &d))
+			return 0;
+		*estimate = sizeof(struct vfio_mig_record_hdr) + d.dirty;
+		return 1;
+	}
+	produce = vfio_mig_limiter_may_produce(&eng->limiter, now, &d);
+	trace_vfio_mig_engine_limiter(vfio_mig_dev(eng), produce, d.dirty,
+				      d.stale, eng->limiter.verdict,
 				      eng->limiter.stats.bytes_suppressed);
 	if (!produce)
 		return 0;
-	if (estimate) {
-		*estimate = sizeof(struct vfio_mig_record_hdr) + dirty;
-		return 1;
-	}
 	chunk = vfio_mig_make(eng, f, VFIO_MIG_RECORD_DELTA);
 	if (IS_ERR_OR_NULL(chunk))
 		return PTR_ERR_OR_ZERO(chunk);
-	vfio_mig_limiter_produced(&eng->limiter, now, chunk->len, written);
+	vfio_mig_limiter_produced(&eng->limiter, now, chunk->len);
 	vfio_mig_queue(f, chunk);
 	return 1;
+}
+
+/* Free the records of @list */
+static void vfio_mig_chunks_free(struct list_head *list)
+{
+	struct vfio_mig_chunk *chunk, *next;
+
+	list_for_each_entry_safe(chunk, next, list, node)
+		vfio_mig_chunk_free(chunk);
 }
 
 static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
@@ -349,6 +384,8 @@ static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
 	struct vfio_mig_file *f = filp->private_data;
 	struct vfio_mig_engine *eng = f->eng;
 	struct vfio_mig_chunk *chunk, *done_chunk;
+	bool looked_again = false;
+	LIST_HEAD(dead);
 	ssize_t done = 0;
 	int rc = 0;
 
@@ -366,6 +403,8 @@ static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
 		end = f->end;
 		if (f->disabled)
 			rc = -ENODEV;
+		else if (chunk)
+			f->reader_busy = true;
 		spin_unlock(&f->qlock);
 		if (rc)
 			break;
@@ -377,7 +416,19 @@ static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
 			mutex_lock(&eng->state_lock);
 			rc = vfio_mig_precopy_more(eng, f, NULL);
 			mutex_unlock(&eng->state_lock);
-			if (!rc)
+			/*
+			 * Out of PRE_COPY since the queue was looked at: the
+			 * arc queued the FINAL record or ended the session.
+			 * Never ENOMSG then (the uAPI forbids it in STOP_COPY).
+			 */
+			if (rc == -EAGAIN && !looked_again) {
+				looked_again = true;
+				rc = 0;
+				continue;
+			}
+			if (rc == -EAGAIN)
+				rc = -EIO;
+			else if (!rc)
 				rc = -ENOMSG;
 			if (rc < 0)
 				break;
@@ -385,33 +436,42 @@ static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
 			continue;
 		}
 
-		/* Only readers take chunks off the queue: @chunk stays */
+		/* Only readers take records off the queue: @chunk stays */
 		n = min(len, chunk->len - chunk->off);
-		if (copy_to_user(ubuf, chunk->data + chunk->off, n)) {
+		if (copy_to_user(ubuf, chunk->data + chunk->off, n))
 			rc = -EFAULT;
-			break;
-		}
 		done_chunk = NULL;
 		spin_lock(&f->qlock);
-		chunk->off += n;
-		if (chunk->type == VFIO_MIG_RECORD_INITIAL)
-			f->initial_left -= n;
-		else if (chunk->type == VFIO_MIG_RECORD_DELTA)
-			f->dirty_left -= n;
-		if (chunk->off == chunk->len) {
-			list_del(&chunk->node);
-			done_chunk = chunk;
-			if (list_empty(&f->queue))
-				f->drained_ns = ktime_get_ns();
+		f->reader_busy = false;
+		if (f->disabled) {
+			/* The session ended meanwhile: its records are ours */
+			list_splice_init(&f->queue, &dead);
+			if (!rc)
+				rc = -ENODEV;
+		} else if (!rc) {
+			chunk->off += n;
+			if (chunk->type == VFIO_MIG_RECORD_INITIAL)
+				f->initial_left -= n;
+			else if (chunk->type == VFIO_MIG_RECORD_DELTA)
+				f->dirty_left -= n;
+			if (chunk->off == chunk->len) {
+				list_del(&chunk->node);
+				done_chunk = chunk;
+				if (list_empty(&f->queue))
+					f->drained_ns = ktime_get_ns();
+			}
 		}
 		spin_unlock(&f->qlock);
 		if (done_chunk)
 			vfio_mig_chunk_free(done_chunk);
+		if (rc)
+			break;
 		ubuf += n;
 		len -= n;
 		done += n;
 	}
 	mutex_unlock(&f->lock);
+	vfio_mig_chunks_free(&dead);
 	return done ? done : rc;
 }
 
@@ -484,6 +544,7 @@ static int vfio_mig_load(struct vfio_mig_file *f)
 	f->have_prev = true;
 	kvfree(f->payload);
 	f->payload = NULL;
+	f->payload_size = 0;
 	f->payload_got = 0;
 	f->hdr_got = 0;
 	return 0;
@@ -507,15 +568,40 @@ static int vfio_mig_load_hdr(struct vfio_mig_file *f)
 		vfio_mig_reject(f, rc, &err, base);
 		return rc;
 	}
-	if (!f->rec.length)
+	return 0;
+}
+
+/*
+ * Room in the payload buffer for @n more bytes: it grows with what
+ * arrives (doubling, from 64 KiB), so that a writer that announces a big
+ * record and stalls holds only what it sent
+ */
+static int vfio_mig_payload_room(struct vfio_mig_file *f, size_t n)
+{
+	size_t need = f->payload_got + n, size;
+	u8 *p;
+
+	if (need <= f->payload_size)
 		return 0;
-	f->payload = kvmalloc(f->rec.length, GFP_KERNEL_ACCOUNT);
-	if (!f->payload) {
-		err.offset = offsetof(struct vfio_mig_record_hdr, length);
-		err.what = "no memory for the record";
-		vfio_mig_reject(f, -ENOMEM, &err, base);
+	size = min_t(u64, max3(need, 2 * f->payload_size, (size_t)SZ_64K),
+		     f->rec.length);
+	p = kvmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!p) {
+		struct vfio_mig_parse_err err = {
+			.offset = offsetof(struct vfio_mig_record_hdr, length),
+			.what = "no memory for the record",
+		};
+
+		vfio_mig_reject(f, -ENOMEM, &err,
+				f->stream_off - f->payload_got -
+				sizeof(struct vfio_mig_record_hdr));
 		return -ENOMEM;
 	}
+	if (f->payload_got)
+		memcpy(p, f->payload, f->payload_got);
+	kvfree(f->payload);
+	f->payload = p;
+	f->payload_size = size;
 	return 0;
 }
 
@@ -531,13 +617,29 @@ static ssize_t vfio_mig_write(struct file *filp, const char __user *ubuf,
 		return -ESPIPE;
 
 	mutex_lock(&f->lock);
-	if (f->disabled)
+	if (READ_ONCE(f->disabled)) {
+		/* The session is over: give its buffer back now */
+		kvfree(f->payload);
+		f->payload = NULL;
+		f->payload_size = 0;
 		rc = -ENODEV;
-	else if (f->err)
+	} else if (f->err) {
 		rc = f->err;
+	}
 	while (!rc && len) {
 		size_t n;
 
+		if (f->have_prev && !f->hdr_got &&
+		    f->prev.type == VFIO_MIG_RECORD_FINAL) {
+			/* Nothing follows FINAL: not even part of a header */
+			struct vfio_mig_parse_err err = {
+				.what = "bytes after the final record",
+			};
+
+			vfio_mig_reject(f, -EINVAL, &err, f->stream_off);
+			rc = -EINVAL;
+			break;
+		}
 		if (f->hdr_got < hdr_len) {
 			n = min(len, hdr_len - f->hdr_got);
 			if (copy_from_user((u8 *)&f->hdr + f->hdr_got, ubuf,
@@ -551,6 +653,9 @@ static ssize_t vfio_mig_write(struct file *filp, const char __user *ubuf,
 				rc = vfio_mig_load_hdr(f);
 		} else {
 			n = min_t(u64, len, f->rec.length - f->payload_got);
+			rc = vfio_mig_payload_room(f, n);
+			if (rc)
+				break;
 			if (copy_from_user(f->payload + f->payload_got, ubuf,
 					   n)) {
 				rc = -EFAULT;
@@ -600,7 +705,11 @@ static long vfio_mig_ioctl(struct file *filp, unsigned int cmd,
 
 	mutex_lock(&f->lock);
 	mutex_lock(&eng->state_lock);
-	if (f->resuming || eng->saving != f || !vfio_mig_precopy(eng->state)) {
+	if (READ_ONCE(f->disabled)) {
+		/* Every call on an ended session's file */
+		rc = -ENODEV;
+	} else if (f->resuming || eng->saving != f ||
+		   !vfio_mig_precopy(eng->state)) {
 		rc = -EINVAL;
 	} else {
 		rc = vfio_mig_precopy_more(eng, f, &estimate);
@@ -622,12 +731,41 @@ static long vfio_mig_ioctl(struct file *filp, unsigned int cmd,
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
 }
 
+/*
+ * PRE_COPY with nothing queued: would a read() get data now?  If the
+ * limiter holds a change back, the hold timer wakes poll() when it ends;
+ * a change of the context wakes it through vfio_mig_engine_changed().
+ */
+static bool vfio_mig_poll_more(struct vfio_mig_file *f)
+{
+	struct vfio_mig_engine *eng = f->eng;
+	struct vfio_mig_dirty d = {};
+	bool more = false;
+	u64 hold;
+
+	mutex_lock(&eng->state_lock);
+	if (eng->saving == f && vfio_mig_precopy(eng->state)) {
+		eng->ops->dirty(eng, &d);
+		hold = vfio_mig_limiter_hold_ns(&eng->limiter, ktime_get_ns(),
+						&d);
+		more = !hold;
+		if (hold && hold != U64_MAX)
+			hrtimer_start(&f->hold, ns_to_ktime(hold),
+				      HRTIMER_MODE_REL);
+	}
+	mutex_unlock(&eng->state_lock);
+	return more;
+}
+
 static __poll_t vfio_mig_poll(struct file *filp, struct poll_table_struct *wait)
 {
 	struct vfio_mig_file *f = filp->private_data;
+	bool ask = false;
 	__poll_t mask = 0;
 
 	poll_wait(filp, &f->wq, wait);
+	if (!f->resuming)
+		poll_wait(filp, &f->eng->changed, wait);
 	spin_lock(&f->qlock);
 	if (f->disabled)
 		mask = EPOLLERR;
@@ -635,8 +773,20 @@ static __poll_t vfio_mig_poll(struct file *filp, struct poll_table_struct *wait)
 		mask = EPOLLOUT | EPOLLWRNORM;
 	else if (!list_empty(&f->queue) || f->end)
 		mask = EPOLLIN | EPOLLRDNORM;
+	else
+		ask = true;
 	spin_unlock(&f->qlock);
+	if (ask && vfio_mig_poll_more(f))
+		mask = EPOLLIN | EPOLLRDNORM;
 	return mask;
+}
+
+static enum hrtimer_restart vfio_mig_hold_end(struct hrtimer *t)
+{
+	struct vfio_mig_file *f = container_of(t, struct vfio_mig_file, hold);
+
+	wake_up_interruptible(&f->wq);
+	return HRTIMER_NORESTART;
 }
 
 /* The engine no longer points at the file; state_lock held */
@@ -649,32 +799,44 @@ static void vfio_mig_unlink(struct vfio_mig_file *f)
 		f->eng->resuming = NULL;
 }
 
-/* End the file's session; state_lock held */
+/*
+ * End the file's session, and free its unread records now (a reader
+ * copying out of one frees them when it is done); state_lock held
+ */
 static void vfio_mig_disable(struct vfio_mig_file *f)
 {
+	LIST_HEAD(dead);
+
 	spin_lock(&f->qlock);
 	f->disabled = true;
+	if (!f->reader_busy)
+		list_splice_init(&f->queue, &dead);
+	f->initial_left = 0;
+	f->dirty_left = 0;
 	spin_unlock(&f->qlock);
 	wake_up_interruptible(&f->wq);
 	vfio_mig_unlink(f);
+	vfio_mig_chunks_free(&dead);
 }
 
 static int vfio_mig_release(struct inode *inode, struct file *filp)
 {
 	struct vfio_mig_file *f = filp->private_data;
 	struct vfio_mig_engine *eng = f->eng;
-	struct vfio_mig_chunk *chunk, *next;
+	struct module *owner = f->owner;
 
 	mutex_lock(&eng->state_lock);
 	vfio_mig_unlink(f);
 	mutex_unlock(&eng->state_lock);
 
-	list_for_each_entry_safe(chunk, next, &f->queue, node)
-		vfio_mig_chunk_free(chunk);
+	hrtimer_cancel(&f->hold);
+	vfio_mig_chunks_free(&f->queue);
 	kvfree(f->payload);
 	mutex_destroy(&f->lock);
+	/* May release the vfio device, in the driver's text: pinned till now */
 	put_device(&eng->vdev->device);
 	kfree(f);
+	module_put(owner);
 	return 0;
 }
 
@@ -712,6 +874,8 @@ static struct file *vfio_mig_file_new(struct vfio_mig_engine *eng,
 	spin_lock_init(&f->qlock);
 	INIT_LIST_HEAD(&f->queue);
 	init_waitqueue_head(&f->wq);
+	hrtimer_init(&f->hold, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	f->hold.function = vfio_mig_hold_end;
 
 	filp = anon_inode_getfile(resuming ? "[vfio_mig_resume]" :
 					     "[vfio_mig_save]",
@@ -725,6 +889,9 @@ static struct file *vfio_mig_file_new(struct vfio_mig_engine *eng,
 	}
 	stream_open(filp->f_inode, filp);
 	get_device(&eng->vdev->device);
+	/* The device is open, so its driver's module is held already */
+	f->owner = eng->ops->owner;
+	__module_get(f->owner);
 	return filp;
 }
 
@@ -747,7 +914,7 @@ static struct file *vfio_mig_save_start(struct vfio_mig_engine *eng, u8 type)
 	if (type == VFIO_MIG_RECORD_INITIAL) {
 		vfio_mig_limiter_init(&eng->limiter, &eng->cfg);
 		vfio_mig_limiter_produced(&eng->limiter, ktime_get_ns(),
-					  chunk->len, 0);
+					  chunk->len);
 	}
 	vfio_mig_queue(f, chunk);
 	eng->saving = f;
@@ -819,9 +986,15 @@ static struct file *vfio_mig_step(struct vfio_mig_engine *eng,
 	}
 
 	if (IS_ERR(filp)) {
-		/* Leave the device as it was */
-		if (vfio_mig_run_of(next) != run)
-			eng->ops->set_run(eng, run);
+		/* Leave the device as it was, or, if it cannot be, in ERROR */
+		if (vfio_mig_run_of(next) != run &&
+		    eng->ops->set_run(eng, run)) {
+			dev_warn(&eng->vdev->device,
+				 "migration: could not undo a failed arc; the device needs a reset\n");
+			if (eng->saving)
+				vfio_mig_disable(eng->saving);
+			eng->state = VFIO_DEVICE_STATE_ERROR;
+		}
 		return filp;
 	}
 	eng->state = next;
@@ -854,6 +1027,11 @@ struct file *vfio_mig_engine_set_state(struct vfio_mig_engine *eng,
 
 	mutex_lock(&eng->state_lock);
 	while (eng->state != new_state) {
+		/* Out of ERROR only by a reset (VFIO_DEVICE_RESET) */
+		if (eng->state == VFIO_DEVICE_STATE_ERROR) {
+			filp = ERR_PTR(-EINVAL);
+			break;
+		}
 		rc = vfio_mig_get_next_state(eng->vdev, eng->state, new_state,
 					     &next);
 		if (rc) {
@@ -916,6 +1094,9 @@ int vfio_mig_engine_data_size(struct vfio_mig_engine *eng,
 	mutex_lock(&eng->state_lock);
 	delta_ok = eng->saving && vfio_mig_precopy(eng->state) &&
 		   eng->saving->next_seq > 0;
+	/* Userspace waits for the device to fit its downtime limit */
+	if (delta_ok)
+		vfio_mig_limiter_asked(&eng->limiter);
 	*stop_copy_length = sizeof(struct vfio_mig_record_hdr) +
 			    min(eng->ops->data_size(eng, delta_ok),
 				eng->max_payload);
@@ -924,20 +1105,10 @@ int vfio_mig_engine_data_size(struct vfio_mig_engine *eng,
 }
 EXPORT_SYMBOL_GPL(vfio_mig_engine_data_size);
 
-/**
- * vfio_mig_engine_reset() - the device was reset or closed
- * @eng: the device's engine
- *
- * Ends every session (their files fail with ENODEV from now on), throws
- * away a half-loaded stream and returns to RUNNING.  Call it from the
- * driver's reset and close_device paths, after the device itself is reset;
- * set_run is not called.
- *
- * Context: takes the state lock; not from a callback.
- */
-void vfio_mig_engine_reset(struct vfio_mig_engine *eng)
+/* The engine's reset, and the driver's (ops->reset); state_lock held */
+static void vfio_mig_engine_reset_locked(struct vfio_mig_engine *eng)
 {
-	mutex_lock(&eng->state_lock);
+	lockdep_assert_held(&eng->state_lock);
 	if (eng->state == VFIO_DEVICE_STATE_RESUMING)
 		eng->ops->load_end(eng, false);
 	if (eng->saving)
@@ -947,9 +1118,105 @@ void vfio_mig_engine_reset(struct vfio_mig_engine *eng)
 	eng->load_complete = false;
 	eng->load_failed = false;
 	eng->state = VFIO_DEVICE_STATE_RUNNING;
+	if (eng->ops->reset)
+		eng->ops->reset(eng);
+}
+
+/**
+ * vfio_mig_engine_reset() - the device was reset or closed
+ * @eng: the device's engine
+ *
+ * Ends every session (their files fail with ENODEV from now on), throws
+ * away a half-loaded stream, returns to RUNNING and calls the driver's
+ * ops->reset, all under the state lock.  Call it from the driver's close
+ * path, and from reset paths that reset the device before;
+ * vfio_mig_engine_reset_device() resets the device under the lock too.
+ * set_run is not called.
+ *
+ * Context: takes the state lock; not from a callback.
+ */
+void vfio_mig_engine_reset(struct vfio_mig_engine *eng)
+{
+	mutex_lock(&eng->state_lock);
+	vfio_mig_engine_reset_locked(eng);
 	mutex_unlock(&eng->state_lock);
 }
 EXPORT_SYMBOL_GPL(vfio_mig_engine_reset);
+
+/**
+ * vfio_mig_engine_reset_device() - reset the device and the engine as one
+ * @eng: the device's engine
+ * @reset: resets the device (VFIO_DEVICE_RESET, a hot reset)
+ * @arg: passed to @reset
+ *
+ * Runs @reset under the state lock and, when it succeeds, resets the
+ * engine as vfio_mig_engine_reset() does before dropping it, so that no
+ * arc (a RESUMING -> STOP loading state into the device, say) can come
+ * between the device's reset and the engine's.
+ *
+ * Context: takes the state lock; not from a callback.
+ * Return: what @reset returned.
+ */
+int vfio_mig_engine_reset_device(struct vfio_mig_engine *eng,
+				 int (*reset)(struct vfio_mig_engine *eng,
+					      void *arg),
+				 void *arg)
+{
+	int rc;
+
+	mutex_lock(&eng->state_lock);
+	rc = reset(eng, arg);
+	if (!rc)
+		vfio_mig_engine_reset_locked(eng);
+	mutex_unlock(&eng->state_lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_reset_device);
+
+/**
+ * vfio_mig_engine_changed() - the device's context changed
+ * @eng: the engine
+ *
+ * Wakes poll() on a PRE_COPY saving file that found nothing to read, so
+ * that it looks again.  Call it after a write to the context that the
+ * driver's dirty callback will count.
+ *
+ * Context: any, the driver's own locks held or not; takes no engine lock.
+ */
+void vfio_mig_engine_changed(struct vfio_mig_engine *eng)
+{
+	if (wq_has_sleeper(&eng->changed))
+		wake_up_interruptible(&eng->changed);
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_changed);
+
+/**
+ * vfio_mig_engine_when_idle() - run @fn while no migration is going on
+ * @eng: the engine
+ * @fn: called with the state lock held, in RUNNING with no session: no
+ *	state change can start until it returns
+ * @arg: passed to @fn
+ *
+ * For driver operations that must not overlap a migration (resizing the
+ * context, say), without the driver taking the engine's lock.
+ *
+ * Context: not from an engine callback.
+ * Return: what @fn returned, or -EBUSY during a migration.
+ */
+int vfio_mig_engine_when_idle(struct vfio_mig_engine *eng,
+			      int (*fn)(struct vfio_mig_engine *eng, void *arg),
+			      void *arg)
+{
+	int rc = -EBUSY;
+
+	mutex_lock(&eng->state_lock);
+	if (eng->state == VFIO_DEVICE_STATE_RUNNING && !eng->saving &&
+	    !eng->resuming)
+		rc = fn(eng, arg);
+	mutex_unlock(&eng->state_lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_engine_when_idle);
 
 /* sysfs: /sys/class/vfio-dev/vfioN/migration/ */
 static struct vfio_mig_engine *to_eng(struct kobject *kobj)
@@ -1015,19 +1282,42 @@ static struct kobj_attribute records_loaded_attr =
 static struct kobj_attribute streams_rejected_attr =
 	__ATTR(streams_rejected, 0444, stat_show, NULL);
 
-static ssize_t interval_us_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
+static ssize_t period_us_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
 {
 	struct vfio_mig_engine *eng = to_eng(kobj);
 	u64 val;
 
 	mutex_lock(&eng->state_lock);
-	val = div_u64(eng->limiter.interval_ns, NSEC_PER_USEC);
+	val = div_u64(eng->limiter.stats.period_ns, NSEC_PER_USEC);
 	mutex_unlock(&eng->state_lock);
 	return sysfs_emit(buf, "%llu\n", val);
 }
 
-static struct kobj_attribute interval_us_attr = __ATTR_RO(interval_us);
+static struct kobj_attribute period_us_attr = __ATTR_RO(period_us);
+
+static const char * const vfio_mig_verdicts[] = {
+	[VFIO_MIG_COOL] = "cool",
+	[VFIO_MIG_HOT] = "hot",
+	[VFIO_MIG_SATURATED] = "saturated",
+	[VFIO_MIG_WAIT] = "wait",
+	[VFIO_MIG_WANTED] = "wanted",
+};
+
+static ssize_t verdict_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	struct vfio_mig_engine *eng = to_eng(kobj);
+	u32 v;
+
+	mutex_lock(&eng->state_lock);
+	v = eng->limiter.verdict;
+	mutex_unlock(&eng->state_lock);
+	return sysfs_emit(buf, "%s\n", v < ARRAY_SIZE(vfio_mig_verdicts) ?
+					 vfio_mig_verdicts[v] : "?");
+}
+
+static struct kobj_attribute verdict_attr = __ATTR_RO(verdict);
 
 enum vfio_mig_knob {
 	KNOB_LIMITER,
@@ -1134,7 +1424,8 @@ static struct attribute *vfio_mig_attrs[] = {
 	&min_interval_us_attr.attr,
 	&max_interval_us_attr.attr,
 	&hot_pct_attr.attr,
-	&interval_us_attr.attr,
+	&period_us_attr.attr,
+	&verdict_attr.attr,
 	&images_attr.attr,
 	&bytes_produced_attr.attr,
 	&bytes_suppressed_attr.attr,
@@ -1157,9 +1448,12 @@ static const struct kobj_type vfio_mig_ktype = {
 	.default_groups = vfio_mig_groups,
 };
 
-/* Defaults: follow a cool context within 1 ms, a hot one every 500 ms */
+/*
+ * Defaults: images at least 1 ms apart; an image is worth sending when
+ * less than half of it is projected to be stale 2 s after it was made
+ */
 #define VFIO_MIG_MIN_INTERVAL_NS (1 * NSEC_PER_MSEC)
-#define VFIO_MIG_MAX_INTERVAL_NS (500 * NSEC_PER_MSEC)
+#define VFIO_MIG_MAX_INTERVAL_NS (2 * NSEC_PER_SEC)
 #define VFIO_MIG_HOT_PCT 50
 
 /**
@@ -1168,7 +1462,8 @@ static const struct kobj_type vfio_mig_ktype = {
  * @vdev: the vfio device, initialised (from its vfio_device_ops::init)
  * @ops: the driver's callbacks
  * @max_payload: the largest record payload to make or accept; bounds what
- *	a resuming stream can make the kernel allocate
+ *	a resuming stream can make the kernel allocate.  At most INT_MAX
+ *	(kvmalloc()'s limit); more is cut to it.
  *
  * The device starts in RUNNING with the limiter on at its defaults.
  */
@@ -1179,7 +1474,8 @@ void vfio_mig_engine_init(struct vfio_mig_engine *eng,
 	*eng = (struct vfio_mig_engine){
 		.vdev = vdev,
 		.ops = ops,
-		.max_payload = max_payload,
+		.max_payload = min_t(u64, max_payload,
+				     INT_MAX - sizeof(struct vfio_mig_record_hdr)),
 		.state = VFIO_DEVICE_STATE_RUNNING,
 		.cfg = {
 			.min_interval_ns = VFIO_MIG_MIN_INTERVAL_NS,
@@ -1189,6 +1485,7 @@ void vfio_mig_engine_init(struct vfio_mig_engine *eng,
 		},
 	};
 	mutex_init(&eng->state_lock);
+	init_waitqueue_head(&eng->changed);
 	init_completion(&eng->kobj_gone);
 	vfio_mig_limiter_init(&eng->limiter, &eng->cfg);
 }

@@ -10,12 +10,15 @@
  * one MET_TLV_BLOCK per 4 KiB block: all of them in a full image, the
  * blocks written since the previous image in a delta) and load such records
  * into a staging copy, which becomes the context only when RESUMING ends.
- * MET_CMD_FAIL makes one callback fail, for the error arcs.
+ * MET_CMD_FAIL makes the next callback of a kind fail, for the error arcs;
+ * kinds armed together each fail once.
  *
  * Locking: met_state::lock protects the context (its blocks, dirty bits and
- * staging copy: struct vfio_mig_blocks).  The engine's callbacks take it under the engine's state
- * lock; commands take it alone, or the engine's state lock first.
+ * staging copy: struct vfio_mig_blocks).  The engine's callbacks take it
+ * under the engine's state lock; commands take it alone, or inside
+ * vfio_mig_engine_when_idle().
  */
+#include <linux/bits.h>
 #include <linux/device.h>
 #include <linux/mdev.h>
 #include <linux/module.h>
@@ -36,8 +39,12 @@ struct met_state {
 	enum vfio_mig_run run;
 	/* The context, its dirty blocks and its staging copy */
 	struct vfio_mig_blocks ctx;
-	/* The next callback of this kind fails (enum met_fail), or 0 */
+	/*
+	 * Each kind set (BIT(enum met_fail)) fails once, after letting
+	 * fail_skip[kind] calls of it pass
+	 */
 	u32 fail;
+	u32 fail_skip[MET_FAIL_COMMIT + 1];
 };
 
 static struct test_mdev_parent met;
@@ -55,9 +62,13 @@ static struct met_state *eng_to_met(struct vfio_mig_engine *eng)
 /* Consume a MET_CMD_FAIL of @kind; lock held */
 static bool met_fail(struct met_state *m, u32 kind)
 {
-	if (m->fail != kind)
+	if (!(m->fail & BIT(kind)))
 		return false;
-	m->fail = 0;
+	if (m->fail_skip[kind]) {
+		m->fail_skip[kind]--;
+		return false;
+	}
+	m->fail &= ~BIT(kind);
 	return true;
 }
 
@@ -99,14 +110,21 @@ static int met_save(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 	return rc;
 }
 
-static void met_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
-		      u64 *written_bytes)
+static void met_save_end(struct vfio_mig_engine *eng, bool commit)
 {
 	struct met_state *m = eng_to_met(eng);
 
 	mutex_lock(&m->lock);
-	*dirty_bytes = m->ctx.ndirty * MET_BLOCK;
-	*written_bytes = m->ctx.written;
+	vfio_mig_blocks_save_end(&m->ctx, commit);
+	mutex_unlock(&m->lock);
+}
+
+static void met_dirty(struct vfio_mig_engine *eng, struct vfio_mig_dirty *d)
+{
+	struct met_state *m = eng_to_met(eng);
+
+	mutex_lock(&m->lock);
+	vfio_mig_blocks_dirty(&m->ctx, d);
 	mutex_unlock(&m->lock);
 }
 
@@ -206,13 +224,26 @@ static int met_load_end(struct vfio_mig_engine *eng, bool commit)
 	return rc;
 }
 
+/* The engine's part of a reset: the device runs again */
+static void met_engine_reset(struct vfio_mig_engine *eng)
+{
+	struct met_state *m = eng_to_met(eng);
+
+	mutex_lock(&m->lock);
+	m->run = VFIO_MIG_RUN;
+	mutex_unlock(&m->lock);
+}
+
 static const struct vfio_mig_engine_ops met_engine_ops = {
+	.owner = THIS_MODULE,
 	.set_run = met_set_run,
 	.save = met_save,
+	.save_end = met_save_end,
 	.dirty = met_dirty,
 	.data_size = met_data_size,
 	.load = met_load,
 	.load_end = met_load_end,
+	.reset = met_engine_reset,
 };
 
 static struct file *met_set_state(struct vfio_device *vdev,
@@ -255,7 +286,20 @@ static int met_fill(struct met_state *m, const struct met_cmd *cmd)
 		vfio_mig_blocks_wrote(&m->ctx, cmd->offset, cmd->length);
 	}
 	mutex_unlock(&m->lock);
+	if (!rc)
+		vfio_mig_engine_changed(&m->eng);
 	return rc;
+}
+
+/* Swap in the new context at @arg; no migration going on */
+static int met_swap_ctx(struct vfio_mig_engine *eng, void *arg)
+{
+	struct met_state *m = eng_to_met(eng);
+
+	mutex_lock(&m->lock);
+	swap(m->ctx, *(struct vfio_mig_blocks *)arg);
+	mutex_unlock(&m->lock);
+	return 0;
 }
 
 static int met_resize(struct met_state *m, u64 size)
@@ -268,15 +312,7 @@ static int met_resize(struct met_state *m, u64 size)
 	rc = vfio_mig_blocks_alloc(&ctx, size);
 	if (rc)
 		return rc;
-	/* Not during a migration: the engine's state stays put meanwhile */
-	mutex_lock(&m->eng.state_lock);
-	mutex_lock(&m->lock);
-	if (m->eng.state != VFIO_DEVICE_STATE_RUNNING)
-		rc = -EBUSY;
-	else
-		swap(m->ctx, ctx);
-	mutex_unlock(&m->lock);
-	mutex_unlock(&m->eng.state_lock);
+	rc = vfio_mig_engine_when_idle(&m->eng, met_swap_ctx, &ctx);
 	vfio_mig_blocks_free(&ctx);
 	return rc;
 }
@@ -303,8 +339,11 @@ static ssize_t met_write(struct vfio_device *vdev, const char __user *ubuf,
 	case MET_CMD_FAIL:
 		if (cmd.value < MET_FAIL_SAVE || cmd.value > MET_FAIL_COMMIT)
 			return -EINVAL;
+		if (cmd.offset > U32_MAX)
+			return -EINVAL;
 		mutex_lock(&m->lock);
-		m->fail = cmd.value;
+		m->fail |= BIT(cmd.value);
+		m->fail_skip[cmd.value] = cmd.offset;
 		mutex_unlock(&m->lock);
 		rc = 0;
 		break;
@@ -334,12 +373,7 @@ static ssize_t met_read(struct vfio_device *vdev, char __user *ubuf,
 
 static int met_reset(struct vfio_device *vdev)
 {
-	struct met_state *m = to_met(vdev);
-
-	vfio_mig_engine_reset(&m->eng);
-	mutex_lock(&m->lock);
-	m->run = VFIO_MIG_RUN;
-	mutex_unlock(&m->lock);
+	vfio_mig_engine_reset(&to_met(vdev)->eng);
 	return 0;
 }
 

@@ -23,7 +23,11 @@ enum met_op {
 	MET_CMD_FILL = 1,
 	/* Make the context @length bytes (a multiple of MET_BLOCK), zeroed */
 	MET_CMD_RESIZE,
-	/* Make the next callback of kind @value (enum met_fail) fail, -EIO */
+	/*
+	 * Make a callback of kind @value (enum met_fail) fail, -EIO: the one
+	 * after the next @offset calls of that kind; kinds armed one after
+	 * the other each fail once
+	 */
 	MET_CMD_FAIL,
 };
 
@@ -38,7 +42,7 @@ enum met_fail {
  * struct met_cmd - one command, written at offset 0 of the device fd
  * @op: enum met_op
  * @value: the fill byte, or the enum met_fail
- * @offset: first context byte
+ * @offset: first context byte; for MET_CMD_FAIL, calls to let pass first
  * @length: bytes
  *
  * write() returns sizeof(struct met_cmd) on success; -EINVAL for a bad

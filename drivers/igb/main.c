@@ -365,11 +365,9 @@ static int igbv_save_cb(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 	return rc;
 }
 
-static void igbv_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
-		       u64 *written_bytes)
+static void igbv_dirty(struct vfio_mig_engine *eng, struct vfio_mig_dirty *d)
 {
-	*dirty_bytes = 0;
-	*written_bytes = 0;
+	*d = (struct vfio_mig_dirty){};
 }
 
 static u64 igbv_data_size(struct vfio_mig_engine *eng, bool delta_ok)
@@ -436,13 +434,31 @@ static int igbv_load_end(struct vfio_mig_engine *eng, bool commit)
 	return rc;
 }
 
+/*
+ * The engine's reset (VFIO_DEVICE_RESET, a hot reset, close), under its
+ * lock: the VF runs again, nothing staged; the shadow is taken anew
+ * (igbv_lock() catches up with the reset, which reset_done counted,
+ * reporting what the old shadow gave the device)
+ */
+static void igbv_engine_reset(struct vfio_mig_engine *eng)
+{
+	struct igbv_dev *igbv = eng_to_igbv(eng);
+
+	igbv_lock(igbv);
+	igbv->run = VFIO_MIG_RUN;
+	igbv->staged = false;
+	mutex_unlock(&igbv->lock);
+}
+
 static const struct vfio_mig_engine_ops igbv_engine_ops = {
+	.owner = THIS_MODULE,
 	.set_run = igbv_set_run,
 	.save = igbv_save_cb,
 	.dirty = igbv_dirty,
 	.data_size = igbv_data_size,
 	.load = igbv_load_cb,
 	.load_end = igbv_load_end,
+	.reset = igbv_engine_reset,
 };
 
 static struct file *igbv_set_state(struct vfio_device *vdev,
@@ -471,18 +487,21 @@ static const struct vfio_migration_ops igbv_mig_ops = {
 };
 
 /* Device ops */
+struct igbv_reset_args {
+	unsigned int cmd;
+	unsigned long arg;
+};
+
 /*
- * After VFIO_DEVICE_RESET or a hot reset: the engine back to RUNNING, and
- * the shadow taken anew (igbv_lock() catches up with the reset, which
- * reset_done counted, reporting what the old shadow gave the device).
+ * VFIO_DEVICE_RESET or a hot reset, under the engine's lock: the engine is
+ * reset with it (igbv_engine_reset()) before any arc can run
  */
-static void igbv_after_reset(struct igbv_dev *igbv)
+static int igbv_pci_reset(struct vfio_mig_engine *eng, void *arg)
 {
-	vfio_mig_engine_reset(&igbv->eng);
-	igbv_lock(igbv);
-	igbv->run = VFIO_MIG_RUN;
-	igbv->staged = false;
-	mutex_unlock(&igbv->lock);
+	struct igbv_reset_args *a = arg;
+
+	return vfio_pci_core_ioctl(&eng_to_igbv(eng)->core.vdev, a->cmd,
+				   a->arg);
 }
 
 static int igbv_open_device(struct vfio_device *vdev)
@@ -543,7 +562,6 @@ static long igbv_ioctl(struct vfio_device *vdev, unsigned int cmd,
 {
 	struct igbv_dev *igbv = to_igbv(vdev);
 	struct vfio_region_info info;
-	long rc;
 
 	switch (cmd) {
 	case VFIO_DEVICE_GET_REGION_INFO:
@@ -559,11 +577,12 @@ static long igbv_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		/* It would write BAR0 behind the driver's back */
 		return -ENOTTY;
 	case VFIO_DEVICE_RESET:
-	case VFIO_DEVICE_PCI_HOT_RESET:
-		rc = vfio_pci_core_ioctl(vdev, cmd, arg);
-		if (!rc)
-			igbv_after_reset(igbv);
-		return rc;
+	case VFIO_DEVICE_PCI_HOT_RESET: {
+		struct igbv_reset_args a = { .cmd = cmd, .arg = arg };
+
+		return vfio_mig_engine_reset_device(&igbv->eng, igbv_pci_reset,
+						    &a);
+	}
 	}
 	return vfio_pci_core_ioctl(vdev, cmd, arg);
 }

@@ -16,7 +16,10 @@
  * - migration through lowdown's engine (mig_engine.c): STOP_COPY, P2P and
  *   PRE_COPY with the rate limiter, the context as block TLVs
  *   (mig_blocks.c), the registers and the DMA engine's position in a state
- *   TLV, so that the destination goes on with the next record number;
+ *   TLV, so that the destination goes on with the next record number, and
+ *   what the device still owes (doorbell records, the rates' remainders,
+ *   the INTx mask) in a pending TLV, so that nothing asked of the source is
+ *   lost;
  * - VFIO DMA logging through iommufd's access log (access_log.c).
  * Each capability can be switched off in sysfs, for ablations.
  *
@@ -93,8 +96,9 @@ struct vfsim {
 	/* Counters */
 	u64 records;
 	u64 dma_errors;
-	/* Loading: the registers of the last record that had them */
+	/* Loading: the registers and debts of the last record that had them */
 	struct vfsim_tlv_state staged;
+	struct vfsim_tlv_pending staged_pending;
 	/* Traffic was set in sysfs: a reset keeps it going */
 	bool sysfs_traffic;
 	/* Capabilities, for ablations: set while the device is not open */
@@ -104,6 +108,8 @@ struct vfsim {
 	/* INTx: the eventfd and its auto-mask */
 	struct eventfd_ctx *intx;
 	bool intx_masked;
+	/* Migrated in masked: signal again when the device runs */
+	bool intx_resend;
 	struct delayed_work work;
 	struct vfsim_record *rec;
 };
@@ -206,7 +212,7 @@ static void vfsim_churn(struct vfsim *vf, u64 elapsed_ns)
 
 	if (vf->churn_span)
 		span = min(span, vf->churn_span);
-	vf->churn_ns += elapsed_ns;
+	vf->churn_ns += min_t(u64, elapsed_ns, NSEC_PER_SEC);
 	bytes = mul_u64_u64_div_u64(vf->churn, vf->churn_ns, NSEC_PER_SEC);
 	if (!bytes)
 		return;
@@ -219,13 +225,14 @@ static void vfsim_churn(struct vfsim *vf, u64 elapsed_ns)
 		vfio_mig_blocks_wrote(&vf->ctx, off, n);
 		bytes -= n;
 	}
+	vfio_mig_engine_changed(&vf->eng);
 }
 
 static void vfsim_work(struct work_struct *work)
 {
 	struct vfsim *vf = container_of(to_delayed_work(work), struct vfsim,
 					work);
-	u64 now = ktime_get_ns(), elapsed, n = 0;
+	u64 now = ktime_get_ns(), elapsed, n = 0, bell;
 	int rc = 0;
 
 	mutex_lock(&vf->lock);
@@ -238,15 +245,18 @@ static void vfsim_work(struct work_struct *work)
 	if (vf->churn)
 		vfsim_churn(vf, elapsed);
 	if (vfsim_dma_on(vf)) {
-		if (vf->ctrl & VFSIM_CTRL_DMA) {
-			vf->rate_ns += elapsed;
+		if (vf->ctrl & VFSIM_CTRL_DMA && vf->rate) {
+			/* At most a second's worth: the remainder stays < 1 s */
+			vf->rate_ns += min_t(u64, elapsed, NSEC_PER_SEC);
 			n = mul_u64_u64_div_u64(vf->rate, vf->rate_ns,
 						NSEC_PER_SEC);
 			if (n)
 				vf->rate_ns = 0;
 		}
-		n = min_t(u64, n + vf->doorbell, VFSIM_MAX_BURST);
-		vf->doorbell -= min(vf->doorbell, n);
+		n = min_t(u64, n, VFSIM_MAX_BURST);
+		bell = min_t(u64, vf->doorbell, VFSIM_MAX_BURST - n);
+		vf->doorbell -= bell;
+		n += bell;
 		while (n-- && !rc)
 			rc = vfsim_write_record(vf);
 		if (rc) {
@@ -285,8 +295,13 @@ static int vfsim_set_run(struct vfio_mig_engine *eng, enum vfio_mig_run run)
 	/* Taking the lock waits out a worker that is writing */
 	mutex_lock(&vf->lock);
 	vf->run = run;
-	if (run == VFIO_MIG_RUN)
+	if (run == VFIO_MIG_RUN) {
+		if (vf->intx_resend) {
+			vf->intx_resend = false;
+			vfsim_intx(vf);
+		}
 		vfsim_kick(vf);
+	}
 	mutex_unlock(&vf->lock);
 	return 0;
 }
@@ -306,6 +321,17 @@ static void vfsim_state_get(struct vfsim *vf, struct vfsim_tlv_state *st)
 	};
 }
 
+static void vfsim_pending_get(struct vfsim *vf, struct vfsim_tlv_pending *p)
+{
+	*p = (struct vfsim_tlv_pending){
+		.doorbell = cpu_to_le64(vf->doorbell),
+		.rate_ns = cpu_to_le64(vf->rate_ns),
+		.churn_ns = cpu_to_le64(vf->churn_ns),
+		.flags = cpu_to_le32(vf->intx_masked ?
+				     VFSIM_PENDING_INTX_MASKED : 0),
+	};
+}
+
 static int vfsim_save(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 		      struct vfio_mig_buf *buf, u8 *flags)
 {
@@ -316,11 +342,13 @@ static int vfsim_save(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 		.ctx_size = cpu_to_le64(vf->ctx.size),
 		.block = cpu_to_le32(VFIO_MIG_BLOCK),
 	};
+	struct vfsim_tlv_pending pend;
 	struct vfsim_tlv_state st;
 	int rc = 0;
 
 	mutex_lock(&vf->lock);
 	vfsim_state_get(vf, &st);
+	vfsim_pending_get(vf, &pend);
 	if (full)
 		rc = vfio_mig_buf_put_tlv(buf, VFSIM_TLV_CONFIG,
 					  VFIO_MIG_TLV_F_REQUIRED, &cfg,
@@ -334,18 +362,34 @@ static int vfsim_save(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 					  sizeof(st));
 	if (!rc)
 		rc = vfio_mig_blocks_save(&vf->ctx, buf, VFSIM_TLV_BLOCK, full);
+	/* TLVs go in ascending type order: the blocks (3) come before it */
+	if (!rc && type != VFIO_MIG_RECORD_DELTA) {
+		rc = vfio_mig_buf_put_tlv(buf, VFSIM_TLV_PENDING,
+					  VFIO_MIG_TLV_F_REQUIRED, &pend,
+					  sizeof(pend));
+		/* The engine calls save_end only for a save that worked */
+		if (rc)
+			vfio_mig_blocks_save_end(&vf->ctx, false);
+	}
 	mutex_unlock(&vf->lock);
 	return rc;
 }
 
-static void vfsim_dirty(struct vfio_mig_engine *eng, u64 *dirty_bytes,
-			u64 *written_bytes)
+static void vfsim_save_end(struct vfio_mig_engine *eng, bool commit)
 {
 	struct vfsim *vf = eng_to_vfsim(eng);
 
 	mutex_lock(&vf->lock);
-	*dirty_bytes = vf->ctx.ndirty * VFIO_MIG_BLOCK;
-	*written_bytes = vf->ctx.written;
+	vfio_mig_blocks_save_end(&vf->ctx, commit);
+	mutex_unlock(&vf->lock);
+}
+
+static void vfsim_dirty(struct vfio_mig_engine *eng, struct vfio_mig_dirty *d)
+{
+	struct vfsim *vf = eng_to_vfsim(eng);
+
+	mutex_lock(&vf->lock);
+	vfio_mig_blocks_dirty(&vf->ctx, d);
 	mutex_unlock(&vf->lock);
 }
 
@@ -358,6 +402,7 @@ static u64 vfsim_data_size(struct vfio_mig_engine *eng, bool delta_ok)
 	mutex_lock(&vf->lock);
 	size = vfio_mig_tlv_size(sizeof(struct vfsim_tlv_config)) +
 	       vfio_mig_tlv_size(sizeof(struct vfsim_tlv_state)) +
+	       vfio_mig_tlv_size(sizeof(struct vfsim_tlv_pending)) +
 	       (delta_ok ? vf->ctx.ndirty : vf->ctx.size / VFIO_MIG_BLOCK) *
 	       vfio_mig_tlv_size(VFIO_MIG_BLOCK_TLV_LEN);
 	mutex_unlock(&vf->lock);
@@ -368,7 +413,9 @@ static u64 vfsim_data_size(struct vfio_mig_engine *eng, bool delta_ok)
 struct vfsim_load {
 	struct vfsim *vf;
 	bool state_seen;
+	bool pending_seen;
 	struct vfsim_tlv_state st;
+	struct vfsim_tlv_pending pend;
 };
 
 static int vfsim_load_config(void *priv, u16 type, const void *value,
@@ -395,6 +442,22 @@ static int vfsim_load_state(void *priv, u16 type, const void *value,
 	    le64_to_cpu(load->st.qbase) % VFSIM_PAGE)
 		return -EINVAL;
 	load->state_seen = true;
+	return 0;
+}
+
+static int vfsim_load_pending(void *priv, u16 type, const void *value,
+			      u32 length)
+{
+	struct vfsim_load *load = priv;
+
+	memcpy(&load->pend, value, sizeof(load->pend));
+	/* Remainders are under a second: anything else is not from a vfsim */
+	if (le32_to_cpu(load->pend.flags) & ~VFSIM_PENDING_INTX_MASKED ||
+	    load->pend.reserved ||
+	    le64_to_cpu(load->pend.rate_ns) >= NSEC_PER_SEC ||
+	    le64_to_cpu(load->pend.churn_ns) >= NSEC_PER_SEC)
+		return -EINVAL;
+	load->pending_seen = true;
 	return 0;
 }
 
@@ -428,6 +491,13 @@ static const struct vfio_mig_tlv_desc vfsim_tlvs[] = {
 		.max_len = VFIO_MIG_BLOCK_TLV_LEN,
 		.consume = vfsim_load_block,
 	},
+	{
+		.type = VFSIM_TLV_PENDING,
+		.flags = VFIO_MIG_TLV_DESC_IN_FULL,
+		.min_len = sizeof(struct vfsim_tlv_pending),
+		.max_len = sizeof(struct vfsim_tlv_pending),
+		.consume = vfsim_load_pending,
+	},
 };
 
 static const struct vfio_mig_tlv_set vfsim_tlv_set = {
@@ -453,13 +523,16 @@ static int vfsim_load(struct vfio_mig_engine *eng,
 					err);
 	if (!rc)
 		rc = vfio_mig_blocks_load_end(&vf->ctx, full, err);
-	if (!rc && rec->type == VFIO_MIG_RECORD_FINAL && !load.state_seen) {
+	if (!rc && rec->type == VFIO_MIG_RECORD_FINAL &&
+	    (!load.state_seen || !load.pending_seen)) {
 		rc = -EINVAL;
 		err->offset = 0;
 		err->what = "final image without the device state";
 	}
 	if (!rc && load.state_seen)
 		vf->staged = load.st;
+	if (!rc && load.pending_seen)
+		vf->staged_pending = load.pend;
 	mutex_unlock(&vf->lock);
 	return rc;
 }
@@ -487,19 +560,47 @@ static int vfsim_load_end(struct vfio_mig_engine *eng, bool commit)
 	vf->pattern = le32_to_cpu(st->pattern);
 	vf->hot = le32_to_cpu(st->hot);
 	vf->pos = le64_to_cpu(st->pos);
-	vf->doorbell = 0;
+	vf->doorbell = le64_to_cpu(vf->staged_pending.doorbell);
+	vf->rate_ns = le64_to_cpu(vf->staged_pending.rate_ns);
+	vf->churn_ns = le64_to_cpu(vf->staged_pending.churn_ns);
+	/*
+	 * An interrupt the source signalled and the guest has not finished
+	 * with: signalled again once the device runs (QEMU's INTx set-up on
+	 * this side unmasked it; a second signal of a level interrupt is
+	 * harmless, a lost one is not)
+	 */
+	vf->intx_masked = false;
+	vf->intx_resend = le32_to_cpu(vf->staged_pending.flags) &
+			  VFSIM_PENDING_INTX_MASKED;
 out:
 	mutex_unlock(&vf->lock);
 	return rc;
 }
 
+static void vfsim_regs_reset(struct vfsim *vf);
+
+/* A reset's migration side, under the engine's lock: power-on, running */
+static void vfsim_engine_reset(struct vfio_mig_engine *eng)
+{
+	struct vfsim *vf = eng_to_vfsim(eng);
+
+	mutex_lock(&vf->lock);
+	vfsim_regs_reset(vf);
+	vf->run = VFIO_MIG_RUN;
+	vfsim_kick(vf);
+	mutex_unlock(&vf->lock);
+}
+
 static const struct vfio_mig_engine_ops vfsim_engine_ops = {
+	.owner = THIS_MODULE,
 	.set_run = vfsim_set_run,
 	.save = vfsim_save,
+	.save_end = vfsim_save_end,
 	.dirty = vfsim_dirty,
 	.data_size = vfsim_data_size,
 	.load = vfsim_load,
 	.load_end = vfsim_load_end,
+	.reset = vfsim_engine_reset,
 };
 
 static struct file *vfsim_set_state(struct vfio_device *vdev,
@@ -798,19 +899,21 @@ static void vfsim_regs_reset(struct vfsim *vf)
 	vf->ctrl &= vf->sysfs_traffic ? VFSIM_CTRL_DMA : 0;
 	vf->status = 0;
 	vf->doorbell = 0;
+	vf->rate_ns = 0;
+	vf->churn_ns = 0;
+	vf->intx_resend = false;
 	vf->config[PCI_COMMAND] = 0;
 	vf->config[PCI_COMMAND + 1] = 0;
 	vf->intx_masked = false;
 }
 
+/*
+ * The engine resets and calls vfsim_engine_reset() under its lock, so no
+ * STOP can come between the two
+ */
 static int vfsim_reset(struct vfsim *vf)
 {
 	vfio_mig_engine_reset(&vf->eng);
-	mutex_lock(&vf->lock);
-	vfsim_regs_reset(vf);
-	vf->run = VFIO_MIG_RUN;
-	vfsim_kick(vf);
-	mutex_unlock(&vf->lock);
 	return 0;
 }
 
@@ -994,6 +1097,17 @@ static ssize_t ctx_size_show(struct device *dev, struct device_attribute *attr,
 	return sysfs_emit(buf, "%llu\n", size);
 }
 
+/* Swap in the context at @arg; no migration going on */
+static int vfsim_swap_ctx(struct vfio_mig_engine *eng, void *arg)
+{
+	struct vfsim *vf = eng_to_vfsim(eng);
+
+	mutex_lock(&vf->lock);
+	swap(vf->ctx, *(struct vfio_mig_blocks *)arg);
+	mutex_unlock(&vf->lock);
+	return 0;
+}
+
 /* Only while no migration runs; the new context is zero */
 static ssize_t ctx_size_store(struct device *dev,
 			      struct device_attribute *attr, const char *buf,
@@ -1012,14 +1126,7 @@ static ssize_t ctx_size_store(struct device *dev,
 	rc = vfio_mig_blocks_alloc(&ctx, size);
 	if (rc)
 		return rc;
-	mutex_lock(&vf->eng.state_lock);
-	mutex_lock(&vf->lock);
-	if (vf->eng.state != VFIO_DEVICE_STATE_RUNNING)
-		rc = -EBUSY;
-	else
-		swap(vf->ctx, ctx);
-	mutex_unlock(&vf->lock);
-	mutex_unlock(&vf->eng.state_lock);
+	rc = vfio_mig_engine_when_idle(&vf->eng, vfsim_swap_ctx, &ctx);
 	vfio_mig_blocks_free(&ctx);
 	return rc ? rc : count;
 }
@@ -1120,6 +1227,20 @@ static ssize_t dma_errors_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(dma_errors);
 
+/* The context's CRC-32, to compare a migrated device's with its source's */
+static ssize_t ctx_crc_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct vfsim *vf = dev_to_vfsim(dev);
+	u32 crc;
+
+	mutex_lock(&vf->lock);
+	crc = ~crc32_le(~0, vf->ctx.data, vf->ctx.size);
+	mutex_unlock(&vf->lock);
+	return sysfs_emit(buf, "%08x\n", crc);
+}
+static DEVICE_ATTR_RO(ctx_crc);
+
 /* The capability switches: 0 or 1, only while the device is not open */
 static bool *vfsim_cap(struct vfsim *vf, struct device_attribute *attr)
 {
@@ -1176,6 +1297,7 @@ static struct attribute *vfsim_attrs[] = {
 	&dev_attr_seq.attr,
 	&dev_attr_records.attr,
 	&dev_attr_dma_errors.attr,
+	&dev_attr_ctx_crc.attr,
 	&dev_attr_precopy.attr,
 	&dev_attr_p2p.attr,
 	&dev_attr_dma_logging.attr,

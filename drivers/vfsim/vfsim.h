@@ -85,6 +85,8 @@ enum vfsim_tlv {
 	VFSIM_TLV_STATE = 2,
 	/* __le64 block index, then VFSIM_PAGE bytes; required, repeated */
 	VFSIM_TLV_BLOCK = 3,
+	/* struct vfsim_tlv_pending; required, in INITIAL and every FINAL */
+	VFSIM_TLV_PENDING = 4,
 };
 
 /**
@@ -121,6 +123,24 @@ struct vfsim_tlv_state {
 	__le32 pattern;
 	__le32 hot;
 	__le64 pos;
+};
+
+#define VFSIM_PENDING_INTX_MASKED	_BITUL(0)
+
+/**
+ * struct vfsim_tlv_pending - what the device owes and carries over
+ * @doorbell: doorbell records asked for and not written yet
+ * @rate_ns: time towards the next record at @rate, not yet turned into one
+ * @churn_ns: the same for the context's churn
+ * @flags: VFSIM_PENDING_*: INTx masked (signalled, not unmasked yet)
+ * @reserved: zero
+ */
+struct vfsim_tlv_pending {
+	__le64 doorbell;
+	__le64 rate_ns;
+	__le64 churn_ns;
+	__le32 flags;
+	__le32 reserved;
 };
 
 #endif

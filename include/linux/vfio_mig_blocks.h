@@ -10,6 +10,7 @@
 #include <linux/types.h>
 
 struct vfio_mig_buf;
+struct vfio_mig_dirty;
 struct vfio_mig_parse_err;
 
 #define VFIO_MIG_BLOCK 4096
@@ -23,6 +24,12 @@ struct vfio_mig_parse_err;
  * @dirty: a bit per block written since the last save
  * @ndirty: bits set in @dirty
  * @written: bytes written, rewrites included (the limiter's churn)
+ * @saving: the blocks of the save not yet committed or thrown away
+ * @nsaving: bits set in @saving
+ * @save_pending: a save waits for vfio_mig_blocks_save_end()
+ * @sent: the blocks of the last committed image
+ * @nsent: bits set in @sent
+ * @nstale: blocks of @sent written since it was committed
  * @stage: loading: the context being built, NULL when not loading
  * @staged_full: a full image was loaded into @stage
  * @next: loading a record: the lowest block index allowed next
@@ -36,6 +43,12 @@ struct vfio_mig_blocks {
 	unsigned long *dirty;
 	u64 ndirty;
 	u64 written;
+	unsigned long *saving;
+	u64 nsaving;
+	bool save_pending;
+	unsigned long *sent;
+	u64 nsent;
+	u64 nstale;
 	u8 *stage;
 	bool staged_full;
 	u64 next;
@@ -47,6 +60,8 @@ void vfio_mig_blocks_free(struct vfio_mig_blocks *b);
 void vfio_mig_blocks_wrote(struct vfio_mig_blocks *b, u64 offset, u64 length);
 int vfio_mig_blocks_save(struct vfio_mig_blocks *b, struct vfio_mig_buf *buf,
 			 u16 tlv_type, bool full);
+void vfio_mig_blocks_save_end(struct vfio_mig_blocks *b, bool commit);
+void vfio_mig_blocks_dirty(struct vfio_mig_blocks *b, struct vfio_mig_dirty *d);
 int vfio_mig_blocks_load_begin(struct vfio_mig_blocks *b);
 int vfio_mig_blocks_consume(struct vfio_mig_blocks *b, const void *value,
 			    u32 length);

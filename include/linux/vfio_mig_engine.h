@@ -13,6 +13,7 @@
 #include <linux/mutex.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
+#include <linux/wait.h>
 #include <linux/vfio_mig_limiter.h>
 #include <linux/vfio_mig_stream.h>
 
@@ -52,22 +53,31 @@ struct vfio_mig_buf {
 
 /**
  * struct vfio_mig_engine_ops - what a driver supplies to the engine
+ * @owner: the driver's module (THIS_MODULE): a data file pins it, since
+ *	its last reference may release the vfio device
  * @set_run: change how the device runs.  Called once per FSM arc that
  *	changes it, before the engine's own work for the arc; on VFIO_MIG_RUN_P2P
  *	and VFIO_MIG_RUN_STOP the device must have finished every DMA and
- *	context change when this returns.  May fail with an errno; the state
- *	then stays where it was.
+ *	context change when this returns.  May fail with an errno; the device
+ *	must then run as before.  When the engine undoes an arc whose later
+ *	step failed and this call fails too, the device goes to ERROR.
  * @save: append one image's payload (TLVs, normally) to @buf.  @type is
  *	VFIO_MIG_RECORD_INITIAL (the whole context, PRE_COPY starts),
  *	VFIO_MIG_RECORD_DELTA (what changed since the previous image; an empty
  *	payload means nothing did) or VFIO_MIG_RECORD_FINAL (in STOP_COPY,
  *	device stopped).  For FINAL, @delta_ok says an earlier image of this
  *	stream went out: the driver may then send only what changed and set
- *	VFIO_MIG_RECORD_F_DELTA in *@flags.  Every image sent resets what
- *	counts as changed.  Return 0 or an errno.
- * @dirty: how many bytes of context changed since the previous image
- *	(*@dirty_bytes, what a DELTA would carry) and the running count of
- *	context bytes written, rewrites included (*@written_bytes).  Feeds
+ *	VFIO_MIG_RECORD_F_DELTA in *@flags.  What counts as changed must not
+ *	be forgotten before @save_end says the record was committed.  Return
+ *	0 or an errno.
+ * @save_end: optional: the record of the last successful @save was
+ *	committed to the stream (@commit true: what it carried is sent) or
+ *	thrown away (false: what it carried counts as changed again, so that
+ *	a retried arc carries it).  Called once after every successful @save.
+ * @dirty: fill @d: how many bytes of context changed since the previous
+ *	image (what a DELTA would carry), the running count of bytes written,
+ *	and, when the driver can tell, how many bytes of the last image were
+ *	written again (vfio_mig_blocks_dirty() does it all).  Feeds
  *	VFIO_MIG_GET_PRECOPY_INFO and the limiter.
  * @data_size: the estimated payload size of a FINAL image, for
  *	VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.  @delta_ok as for @save: in a
@@ -83,20 +93,27 @@ struct vfio_mig_buf {
  *	included, was loaded and the device leaves RESUMING for STOP: make the
  *	staged state the device's.  Otherwise (reset, close, a failed stream)
  *	throw the staged state away.  Return 0 or an errno (commit only).
+ * @reset: optional: from vfio_mig_engine_reset(), once the sessions are
+ *	ended and the staged state thrown away: put the device's migration
+ *	side back to power-on (running).  Runs under the state lock, so no
+ *	state change can slip between the engine's reset and the device's.
  *
- * All callbacks run under the engine's state lock and may sleep.
+ * All callbacks run under the engine's state lock and may sleep.  They
+ * must not call back into the engine.
  */
 struct vfio_mig_engine_ops {
+	struct module *owner;
 	int (*set_run)(struct vfio_mig_engine *eng, enum vfio_mig_run run);
 	int (*save)(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 		    struct vfio_mig_buf *buf, u8 *flags);
-	void (*dirty)(struct vfio_mig_engine *eng, u64 *dirty_bytes,
-		      u64 *written_bytes);
+	void (*save_end)(struct vfio_mig_engine *eng, bool commit);
+	void (*dirty)(struct vfio_mig_engine *eng, struct vfio_mig_dirty *d);
 	u64 (*data_size)(struct vfio_mig_engine *eng, bool delta_ok);
 	int (*load)(struct vfio_mig_engine *eng,
 		    const struct vfio_mig_record *rec, const void *payload,
 		    struct vfio_mig_parse_err *err);
 	int (*load_end)(struct vfio_mig_engine *eng, bool commit);
+	void (*reset)(struct vfio_mig_engine *eng);
 };
 
 /**
@@ -126,6 +143,8 @@ struct vfio_mig_engine_counters {
  * @limiter: the PRE_COPY limiter of the current session
  * @cfg: the limiter knobs for the next session (sysfs)
  * @counters: see struct vfio_mig_engine_counters
+ * @changed: woken by vfio_mig_engine_changed(): poll() of a saving file
+ *	in PRE_COPY waits on it too
  * @kobj: the "migration" directory under the vfio device in sysfs
  * @kobj_gone: @kobj was released
  * @kobj_added: @kobj is in sysfs
@@ -147,6 +166,7 @@ struct vfio_mig_engine {
 	struct vfio_mig_limiter limiter;
 	struct vfio_mig_limiter_cfg cfg;
 	struct vfio_mig_engine_counters counters;
+	wait_queue_head_t changed;
 	struct kobject kobj;
 	struct completion kobj_gone;
 	bool kobj_added;
@@ -158,6 +178,14 @@ void vfio_mig_engine_init(struct vfio_mig_engine *eng,
 int vfio_mig_engine_sysfs_add(struct vfio_mig_engine *eng);
 void vfio_mig_engine_exit(struct vfio_mig_engine *eng);
 void vfio_mig_engine_reset(struct vfio_mig_engine *eng);
+int vfio_mig_engine_reset_device(struct vfio_mig_engine *eng,
+				 int (*reset)(struct vfio_mig_engine *eng,
+					      void *arg),
+				 void *arg);
+void vfio_mig_engine_changed(struct vfio_mig_engine *eng);
+int vfio_mig_engine_when_idle(struct vfio_mig_engine *eng,
+			      int (*fn)(struct vfio_mig_engine *eng, void *arg),
+			      void *arg);
 
 struct file *vfio_mig_engine_set_state(struct vfio_mig_engine *eng,
 				       enum vfio_device_mig_state new_state);

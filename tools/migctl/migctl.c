@@ -466,7 +466,7 @@ static int cmd_migrate(const char *src_cdev, const char *dst_cdev,
 		       struct mig_opts *o)
 {
 	uint64_t *map = calloc((o->pages + 63) / 64, 8), next;
-	long long sent = 0, pre = 0, stop, n, size_run, size_pre = -1;
+	long long sent = 0, pre = 0, stop, n, size_run, size_pre = -1, ready;
 	size_t dirty_pages = 0, diff = 0, i, ilen, jlen;
 	unsigned char *img_a, *img_b;
 	struct side a, b;
@@ -492,8 +492,12 @@ static int cmd_migrate(const char *src_cdev, const char *dst_cdev,
 			log_report(a.fd, o->pages, map);
 			dirty_pages += copy_dirty(&a, &b, map);
 		}
-		/* As QEMU: what the device says it has, once per round */
-		n = pump(sfd, dfd, precopy_ready(sfd), &sent, o->corrupt,
+		/*
+		 * As QEMU 10: the info, then a read whatever it said (what
+		 * it says is ready, or one read of 1 MiB), once per round
+		 */
+		ready = precopy_ready(sfd);
+		n = pump(sfd, dfd, ready ? ready : 1 << 20, &sent, o->corrupt,
 			 o->cut);
 		if (n < 0)
 			goto refused;

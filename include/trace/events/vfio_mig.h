@@ -289,33 +289,33 @@ TRACE_EVENT(vfio_mig_engine_record,
 );
 
 /*
- * vfio_mig_engine_limiter - the PRE_COPY rate limiter decided on a request
- * for new data while @dirty bytes of the context had changed: @produce 1
- * lets a delta go, 0 holds it off (the @dirty bytes are then suppressed
- * for this request).  @interval_ns is the hold-off after an image, @hot 1
- * when the context was last judged hot, @suppressed the bytes suppressed
- * so far in the session.
+ * vfio_mig_engine_limiter - the PRE_COPY rate limiter decided on a read
+ * for new data while @dirty bytes of the context had changed, @stale bytes
+ * of the last image among them: @produce 1 lets a delta go, 0 holds it
+ * back.  @verdict is the judgement (0 cool, 1 hot, 2 saturated, 3 the
+ * minimum interval not over), @suppressed the bytes held back so far in
+ * the session.
  */
 TRACE_EVENT(vfio_mig_engine_limiter,
-	    TP_PROTO(const char *dev, bool produce, u64 dirty, u64 interval_ns,
-		     bool hot, u64 suppressed),
-	    TP_ARGS(dev, produce, dirty, interval_ns, hot, suppressed),
+	    TP_PROTO(const char *dev, bool produce, u64 dirty, u64 stale,
+		     u32 verdict, u64 suppressed),
+	    TP_ARGS(dev, produce, dirty, stale, verdict, suppressed),
 	    TP_STRUCT__entry(__string(dev, dev)
 			     __field(u8, produce)
 			     __field(u64, dirty)
-			     __field(u64, interval_ns)
-			     __field(u8, hot)
+			     __field(u64, stale)
+			     __field(u32, verdict)
 			     __field(u64, suppressed)),
 	    TP_fast_assign(__assign_str(dev);
 			   __entry->produce = produce;
 			   __entry->dirty = dirty;
-			   __entry->interval_ns = interval_ns;
-			   __entry->hot = hot;
+			   __entry->stale = stale;
+			   __entry->verdict = verdict;
 			   __entry->suppressed = suppressed;
 	    ),
-	    TP_printk("dev=%s produce=%u dirty=%llu interval_ns=%llu hot=%u suppressed=%llu",
+	    TP_printk("dev=%s produce=%u dirty=%llu stale=%llu verdict=%u suppressed=%llu",
 		      __get_str(dev), __entry->produce, __entry->dirty,
-		      __entry->interval_ns, __entry->hot, __entry->suppressed)
+		      __entry->stale, __entry->verdict, __entry->suppressed)
 );
 
 #endif /* _TRACE_VFIO_MIG_H */

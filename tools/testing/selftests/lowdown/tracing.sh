@@ -69,6 +69,7 @@ snap() {
 
 # q MODE EVENT KEY [KEY=VALUE...]: over the EVENT lines of $work/trace whose
 # fields include every KEY=VALUE given, MODE is count (lines), sum (of KEY),
+# bytes (the sum of KEY's positive values: a read's ret, errors left out),
 # first or last (KEY's value)
 q() {
 	awk -v mode="$1" -v ev="$2:" -v key="$3" -v conds="${*:4}" '
@@ -90,6 +91,8 @@ q() {
 		for (j = at + 1; j <= NF; j++)
 			if (index($j, key "=") == 1)
 				v = substr($j, length(key) + 2)
+		if (mode == "bytes" && v + 0 <= 0)
+			next
 		n++
 		s += v
 		if (n == 1)
@@ -98,7 +101,7 @@ q() {
 	}
 	END {
 		if (mode == "count") print n + 0
-		else if (mode == "sum") printf "%d\n", s
+		else if (mode == "sum" || mode == "bytes") printf "%d\n", s
 		else if (mode == "first") print first
 		else print last
 	}' "$work/trace"
@@ -201,12 +204,12 @@ if [ $rc = 0 ]; then
 	expect "dst RESUMING->STOP" \
 		"$(q count vfio_mig_set_state ns dev=$dst from=RESUMING to=STOP ret=0)" 1 &&
 	expect "src bytes read = bytes of records saved" \
-		"$(q sum vfio_mig_read ret dev=$src)" \
+		"$(q bytes vfio_mig_read ret dev=$src)" \
 		"$(q sum vfio_mig_engine_record bytes dev=$src save)" &&
 	expect "dst bytes written = migctl's precopy + stop-copy" \
-		"$(q sum vfio_mig_write ret dev=$dst)" $((pre + stop)) &&
+		"$(q bytes vfio_mig_write ret dev=$dst)" $((pre + stop)) &&
 	expect "dst bytes written = bytes of records loaded" \
-		"$(q sum vfio_mig_write ret dev=$dst)" \
+		"$(q bytes vfio_mig_write ret dev=$dst)" \
 		"$(q sum vfio_mig_engine_record bytes dev=$dst load)" &&
 	expect "first PRECOPY_INFO initial = the INITIAL record" \
 		"$(q first vfio_mig_precopy_info initial dev=$src)" \
@@ -253,8 +256,8 @@ if [ $rc = 0 ]; then
 	expect "dst ends RUNNING" \
 		"$(q last vfio_mig_set_state to dev=$m2 ret=0)" RUNNING &&
 	expect "bytes read on src = bytes written on dst" \
-		"$(q sum vfio_mig_read ret dev=$m1)" "$(q sum vfio_mig_write ret dev=$m2)" &&
-	atleast "bytes read on src" "$(q sum vfio_mig_read ret dev=$m1)" 1 &&
+		"$(q bytes vfio_mig_read ret dev=$m1)" "$(q bytes vfio_mig_write ret dev=$m2)" &&
+	atleast "bytes read on src" "$(q bytes vfio_mig_read ret dev=$m1)" 1 &&
 	atleast "MIG_DATA_SIZE answered" "$(q count vfio_mig_data_size bytes dev=$m1 ret=0)" 1 &&
 	atleast "PRECOPY_INFO answered" "$(q count vfio_mig_precopy_info initial dev=$m1 ret=0)" 1 &&
 	expect "DMA logging started" "$(q count vfio_dma_log_start ns dev=$m1 ret=0)" 1 &&
@@ -351,14 +354,16 @@ bt precopy pc
 rc=$?
 echo 50 >"$lim/hot_pct"
 if [ $rc = 0 ]; then
+	lp=$(sed -n "s/^@limiter\[$src, produce\]: //p" "$work/pc")
+	lh=$(sed -n "s/^@limiter\[$src, hold\]: //p" "$work/pc")
 	expect "INITIAL images" \
 		"$(sed -n "s/^@images\[$src, INITIAL\]: //p" "$work/pc")" 1 &&
 		expect "PRE_COPY bytes read = migctl's" \
 			"$(sed -n "s/^@read_bytes\[$src, PRE_COPY\]: //p" "$work/pc")" \
 			"$(mfield pc.m precopy)" &&
-		atleast "limiter decisions" \
-			"$(sed -n "s/^@limiter\[$src, produce\]: //p" "$work/pc")" 1 &&
-		grep -q "^@interval_ms\[$src\]:" "$work/pc"
+		atleast "limiter decisions (produce and hold)" \
+			"$((${lp:-0} + ${lh:-0}))" 1 &&
+		grep -q "^@verdicts\[$src, " "$work/pc"
 	rc=$?
 fi
 result $rc "bpftrace_precopy"

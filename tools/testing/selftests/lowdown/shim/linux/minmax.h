@@ -5,6 +5,7 @@
 
 #define min(a, b) ({ typeof(a) __a = (a); typeof(b) __b = (b); __a < __b ? __a : __b; })
 #define max(a, b) ({ typeof(a) __a = (a); typeof(b) __b = (b); __a > __b ? __a : __b; })
+#define max3(a, b, c) max(max(a, b), c)
 #define clamp(v, lo, hi) min(max(v, lo), hi)
 
 #endif
