@@ -1032,6 +1032,11 @@ struct file *vfio_mig_engine_set_state(struct vfio_mig_engine *eng,
 			filp = ERR_PTR(-EINVAL);
 			break;
 		}
+		/* The device is being reset: the engine will be, after it */
+		if (eng->resetting) {
+			filp = ERR_PTR(-EBUSY);
+			break;
+		}
 		rc = vfio_mig_get_next_state(eng->vdev, eng->state, new_state,
 					     &next);
 		if (rc) {
@@ -1096,7 +1101,7 @@ int vfio_mig_engine_data_size(struct vfio_mig_engine *eng,
 		   eng->saving->next_seq > 0;
 	/* Userspace waits for the device to fit its downtime limit */
 	if (delta_ok)
-		vfio_mig_limiter_asked(&eng->limiter);
+		vfio_mig_limiter_asked(&eng->limiter, ktime_get_ns());
 	*stop_copy_length = sizeof(struct vfio_mig_record_hdr) +
 			    min(eng->ops->data_size(eng, delta_ok),
 				eng->max_payload);
@@ -1149,13 +1154,16 @@ EXPORT_SYMBOL_GPL(vfio_mig_engine_reset);
  * @reset: resets the device (VFIO_DEVICE_RESET, a hot reset)
  * @arg: passed to @reset
  *
- * Runs @reset under the state lock and, when it succeeds, resets the
- * engine as vfio_mig_engine_reset() does before dropping it, so that no
- * arc (a RESUMING -> STOP loading state into the device, say) can come
- * between the device's reset and the engine's.
+ * While @reset runs, every state change fails with -EBUSY; when it
+ * succeeds the engine is reset as by vfio_mig_engine_reset() before arcs
+ * are let in again.  So no arc (a RESUMING -> STOP loading state into the
+ * device, say) can come between the device's reset and the engine's.
+ * The state lock is not held across @reset: the PCI core's hot reset
+ * takes the device set's lock, which close_device paths hold when they
+ * reset the engine.
  *
  * Context: takes the state lock; not from a callback.
- * Return: what @reset returned.
+ * Return: what @reset returned, or -EBUSY when another reset is running.
  */
 int vfio_mig_engine_reset_device(struct vfio_mig_engine *eng,
 				 int (*reset)(struct vfio_mig_engine *eng,
@@ -1165,7 +1173,17 @@ int vfio_mig_engine_reset_device(struct vfio_mig_engine *eng,
 	int rc;
 
 	mutex_lock(&eng->state_lock);
+	if (eng->resetting) {
+		mutex_unlock(&eng->state_lock);
+		return -EBUSY;
+	}
+	eng->resetting = true;
+	mutex_unlock(&eng->state_lock);
+
 	rc = reset(eng, arg);
+
+	mutex_lock(&eng->state_lock);
+	eng->resetting = false;
 	if (!rc)
 		vfio_mig_engine_reset_locked(eng);
 	mutex_unlock(&eng->state_lock);

@@ -48,10 +48,12 @@
  *   what it measured the link to carry in the downtime limit, and asks
  *   for it again and again while that does not fit.  A held context and
  *   nothing else to send leave it measuring next to nothing, so it would
- *   wait for ever: once userspace asked VFIO_MIG_LIMITER_ASKS times since
- *   the last image, the delta goes (it shrinks the FINAL, and the burst
- *   lets QEMU measure the link).  With other data flowing, QEMU asks only
- *   close to the switch-over, where one more delta is what is wanted.
+ *   wait for ever.  Once userspace asked VFIO_MIG_LIMITER_ASKS times while
+ *   the context was held and nothing was queued, over at least a window,
+ *   the delta goes: it shrinks the FINAL, and its burst lets QEMU measure
+ *   the link.  At most one such delta per max_interval_ns, so that a
+ *   migration that cannot converge anyway does not turn into the device
+ *   resending its context back to back.
  * - Otherwise (cool) a delta may go.
  * While held, the engine reports no new data (dirty_bytes 0, read()
  * returning ENOMSG: the uAPI's temporary end of stream) and wakes poll()
@@ -134,7 +136,10 @@ vfio_mig_limiter_judge(const struct vfio_mig_limiter *lim, u64 now_ns,
 	if (projected < (u64)cfg->hot_pct * min(sent, 1ULL << 47) &&
 	    !vfio_mig_limiter_saturated(lim, now_ns, d))
 		return VFIO_MIG_COOL;
-	if (lim->asked >= VFIO_MIG_LIMITER_ASKS)
+	if (lim->asked >= VFIO_MIG_LIMITER_ASKS &&
+	    now_ns - lim->asked_ns >= vfio_mig_limiter_window(lim) &&
+	    (!lim->wanted_ns ||
+	     now_ns - lim->wanted_ns >= cfg->max_interval_ns))
 		return VFIO_MIG_WANTED;
 	return projected >= (u64)cfg->hot_pct * min(sent, 1ULL << 47) ?
 	       VFIO_MIG_HOT : VFIO_MIG_SATURATED;
@@ -244,6 +249,10 @@ EXPORT_SYMBOL_GPL(vfio_mig_limiter_may_produce);
 void vfio_mig_limiter_produced(struct vfio_mig_limiter *lim, u64 now_ns,
 			       u64 bytes)
 {
+	if (lim->verdict == VFIO_MIG_WANTED)
+		lim->wanted_ns = max(now_ns, 1ULL);
+	/* Until a request is held again, questions do not count */
+	lim->verdict = VFIO_MIG_COOL;
 	/* A clock that reads 0 would look like "no image yet" */
 	lim->last_image_ns = max(now_ns, 1ULL);
 	lim->last_image_bytes = bytes;
@@ -252,6 +261,7 @@ void vfio_mig_limiter_produced(struct vfio_mig_limiter *lim, u64 now_ns,
 	lim->saturated = false;
 	lim->held_dirty = 0;
 	lim->asked = 0;
+	lim->asked_ns = 0;
 	lim->stats.images++;
 	lim->stats.bytes_produced += bytes;
 }
@@ -288,12 +298,20 @@ EXPORT_SYMBOL_GPL(vfio_mig_limiter_request);
 /**
  * vfio_mig_limiter_asked() - userspace asked for the FINAL image's size
  * @lim: the limiter
+ * @now_ns: the current time
  *
  * VFIO_DEVICE_FEATURE_MIG_DATA_SIZE in PRE_COPY: QEMU asks while it waits
- * for the device's share of the downtime to fit.
+ * for the device's share of the downtime to fit.  Counted only while the
+ * last request was held (hot or saturated) and nothing is queued: the
+ * engine asks the limiter only with an empty queue, and an image resets
+ * the verdict.
  */
-void vfio_mig_limiter_asked(struct vfio_mig_limiter *lim)
+void vfio_mig_limiter_asked(struct vfio_mig_limiter *lim, u64 now_ns)
 {
+	if (lim->verdict != VFIO_MIG_HOT && lim->verdict != VFIO_MIG_SATURATED)
+		return;
+	if (!lim->asked)
+		lim->asked_ns = max(now_ns, 1ULL);
 	if (lim->asked < U32_MAX)
 		lim->asked++;
 }

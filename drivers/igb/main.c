@@ -493,8 +493,10 @@ struct igbv_reset_args {
 };
 
 /*
- * VFIO_DEVICE_RESET or a hot reset, under the engine's lock: the engine is
- * reset with it (igbv_engine_reset()) before any arc can run
+ * VFIO_DEVICE_RESET or a hot reset, through vfio_mig_engine_reset_device():
+ * arcs wait it out, and the engine is reset with it (igbv_engine_reset())
+ * before any can run.  Other VFs a hot reset takes along learn of it from
+ * reset_done (igbv_lock() catches up); their engines are not reset.
  */
 static int igbv_pci_reset(struct vfio_mig_engine *eng, void *arg)
 {

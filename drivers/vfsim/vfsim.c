@@ -216,7 +216,7 @@ static void vfsim_churn(struct vfsim *vf, u64 elapsed_ns)
 	bytes = mul_u64_u64_div_u64(vf->churn, vf->churn_ns, NSEC_PER_SEC);
 	if (!bytes)
 		return;
-	vf->churn_ns = 0;
+	vf->churn_ns -= div_u64(bytes * NSEC_PER_SEC, vf->churn);
 	while (bytes) {
 		u64 n = min3(bytes, 256ULL, span);
 
@@ -246,15 +246,19 @@ static void vfsim_work(struct work_struct *work)
 		vfsim_churn(vf, elapsed);
 	if (vfsim_dma_on(vf)) {
 		if (vf->ctrl & VFSIM_CTRL_DMA && vf->rate) {
-			/* At most a second's worth: the remainder stays < 1 s */
+			/*
+			 * At most a second's worth at a time; what is left
+			 * towards the next record stays (under 1e9 / rate ns)
+			 */
 			vf->rate_ns += min_t(u64, elapsed, NSEC_PER_SEC);
 			n = mul_u64_u64_div_u64(vf->rate, vf->rate_ns,
 						NSEC_PER_SEC);
-			if (n)
-				vf->rate_ns = 0;
+			vf->rate_ns -= div_u64(n * NSEC_PER_SEC, vf->rate);
 		}
-		n = min_t(u64, n, VFSIM_MAX_BURST);
-		bell = min_t(u64, vf->doorbell, VFSIM_MAX_BURST - n);
+		/* Doorbell records get at least half a burst */
+		bell = min_t(u64, vf->doorbell,
+			     VFSIM_MAX_BURST - min_t(u64, n, VFSIM_MAX_BURST / 2));
+		n = min_t(u64, n, VFSIM_MAX_BURST - bell);
 		vf->doorbell -= bell;
 		n += bell;
 		while (n-- && !rc)
@@ -327,7 +331,8 @@ static void vfsim_pending_get(struct vfsim *vf, struct vfsim_tlv_pending *p)
 		.doorbell = cpu_to_le64(vf->doorbell),
 		.rate_ns = cpu_to_le64(vf->rate_ns),
 		.churn_ns = cpu_to_le64(vf->churn_ns),
-		.flags = cpu_to_le32(vf->intx_masked ?
+		/* Outstanding: signalled, or migrated in and not signalled yet */
+		.flags = cpu_to_le32(vf->intx_masked || vf->intx_resend ?
 				     VFSIM_PENDING_INTX_MASKED : 0),
 	};
 }
@@ -1161,6 +1166,9 @@ static ssize_t churn_store(struct device *dev, struct device_attribute *attr,
 	rc = kstrtou64(buf, 0, &churn);
 	if (rc)
 		return rc;
+	/* Up to 1 GB/s: keeps the churn's arithmetic far from overflow */
+	if (churn > 1000000000ULL)
+		return -EINVAL;
 	mutex_lock(&vf->lock);
 	vf->churn = churn;
 	vf->churn_ns = 0;

@@ -140,6 +140,8 @@ struct vfio_mig_engine_counters {
  * @resuming: the resuming file, or NULL
  * @load_complete: the FINAL record of the resuming stream was loaded
  * @load_failed: the resuming stream was rejected
+ * @resetting: vfio_mig_engine_reset_device() is resetting the device:
+ *	state changes fail with -EBUSY
  * @limiter: the PRE_COPY limiter of the current session
  * @cfg: the limiter knobs for the next session (sysfs)
  * @counters: see struct vfio_mig_engine_counters
@@ -163,6 +165,7 @@ struct vfio_mig_engine {
 	struct vfio_mig_file *resuming;
 	bool load_complete;
 	bool load_failed;
+	bool resetting;
 	struct vfio_mig_limiter limiter;
 	struct vfio_mig_limiter_cfg cfg;
 	struct vfio_mig_engine_counters counters;

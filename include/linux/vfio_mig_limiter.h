@@ -90,7 +90,9 @@ struct vfio_mig_limiter_stats {
  * @ref_written: the write count then
  * @saturated: the last whole window since the reference showed saturation
  * @held_dirty: the most bytes dirty in the current hold
- * @asked: times userspace asked for the FINAL's size since the last image
+ * @asked: times userspace asked for the FINAL's size while held
+ * @asked_ns: when the first of those came
+ * @wanted_ns: when the last image let go as wanted was made; 0: none yet
  * @verdict: enum vfio_mig_verdict of the last decision
  */
 struct vfio_mig_limiter {
@@ -105,6 +107,8 @@ struct vfio_mig_limiter {
 	bool saturated;
 	u64 held_dirty;
 	u32 asked;
+	u64 asked_ns;
+	u64 wanted_ns;
 	u32 verdict;
 };
 
@@ -118,6 +122,6 @@ void vfio_mig_limiter_produced(struct vfio_mig_limiter *lim, u64 now_ns,
 			       u64 bytes);
 void vfio_mig_limiter_drained(struct vfio_mig_limiter *lim, u64 now_ns);
 void vfio_mig_limiter_request(struct vfio_mig_limiter *lim, u64 now_ns);
-void vfio_mig_limiter_asked(struct vfio_mig_limiter *lim);
+void vfio_mig_limiter_asked(struct vfio_mig_limiter *lim, u64 now_ns);
 
 #endif

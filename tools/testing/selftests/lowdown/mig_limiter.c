@@ -319,16 +319,33 @@ TEST(off_and_edges)
 	ASSERT_NE(0, vfio_mig_limiter_hold_ns(&lim, 100 * MS, &d));
 	ASSERT_FALSE(vfio_mig_limiter_may_produce(&lim, 100 * MS, &d));
 	ASSERT_EQ(VFIO_MIG_HOT, lim.verdict);
-	/* Userspace keeps asking for the FINAL's size: the delta goes */
-	vfio_mig_limiter_asked(&lim);
-	vfio_mig_limiter_asked(&lim);
-	ASSERT_NE(0, vfio_mig_limiter_hold_ns(&lim, 100 * MS, &d));
-	vfio_mig_limiter_asked(&lim);
-	ASSERT_EQ(0, vfio_mig_limiter_hold_ns(&lim, 100 * MS, &d));
-	ASSERT_TRUE(vfio_mig_limiter_may_produce(&lim, 100 * MS, &d));
+	/*
+	 * Userspace keeps asking for the FINAL's size while held: after three
+	 * questions over a window (125 ms here) the delta goes, once per
+	 * max_interval
+	 */
+	vfio_mig_limiter_asked(&lim, 100 * MS);
+	vfio_mig_limiter_asked(&lim, 110 * MS);
+	vfio_mig_limiter_asked(&lim, 120 * MS);
+	ASSERT_NE(0, vfio_mig_limiter_hold_ns(&lim, 120 * MS, &d));
+	ASSERT_EQ(0, vfio_mig_limiter_hold_ns(&lim, 300 * MS, &d));
+	ASSERT_TRUE(vfio_mig_limiter_may_produce(&lim, 300 * MS, &d));
 	ASSERT_EQ(VFIO_MIG_WANTED, lim.verdict);
-	vfio_mig_limiter_produced(&lim, 100 * MS, 8192);
+	vfio_mig_limiter_produced(&lim, 300 * MS, 8192);
 	ASSERT_EQ(0, lim.asked);
+	d.stale = d.sent;
+	/* Questions while nothing is held do not count */
+	vfio_mig_limiter_asked(&lim, 310 * MS);
+	ASSERT_EQ(0, lim.asked);
+	ASSERT_FALSE(vfio_mig_limiter_may_produce(&lim, 400 * MS, &d));
+	vfio_mig_limiter_asked(&lim, 400 * MS);
+	vfio_mig_limiter_asked(&lim, 500 * MS);
+	vfio_mig_limiter_asked(&lim, 600 * MS);
+	/* Held again, asked enough, but within max_interval of the last */
+	ASSERT_FALSE(vfio_mig_limiter_may_produce(&lim, 650 * MS, &d));
+	ASSERT_EQ(VFIO_MIG_HOT, lim.verdict);
+	ASSERT_TRUE(vfio_mig_limiter_may_produce(&lim, 2400 * MS, &d));
+	ASSERT_EQ(VFIO_MIG_WANTED, lim.verdict);
 
 	/* Knobs out of range are brought in */
 	cfg.hot_pct = 0;
