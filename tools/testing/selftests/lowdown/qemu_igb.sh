@@ -106,16 +106,19 @@ answers() { ping -c 1 -W 1 "$ip" >/dev/null 2>&1; }
 # gap FILE: from FILE (ping -D -i 0.01): the longest time between two
 # replies, the longest run of requests in a row without a reply (what
 # the guest missed, at 10 ms each; the time gap also counts the pinger
-# itself stalled in the busy test VM), and the replies missing
+# itself stalled in the busy test VM), and the replies missing.  Late
+# replies (a number below one already seen) and duplicates count once,
+# and do not open a run.
 gap() {
-	awk -F'[][ =]+' '/icmp_seq=/ {
+	awk -F'[][ =]+' '/icmp_seq=/ && !/DUP/ {
 		for (i = 1; i <= NF; i++) if ($i == "icmp_seq") seq = $(i + 1)
+		if (seen[seq]++) next
 		t = $2 * 1000
 		if (n++) {
 			if (t - last > max) max = t - last
-			if (seq - lastseq - 1 > run) run = seq - lastseq - 1
+			if (seq > top && seq - top - 1 > run) run = seq - top - 1
 		}
-		last = t; lastseq = seq; got++
+		last = t; got++
 		if (seq > top) top = seq
 	} END {
 		printf "%d ms longest between replies, %d requests in a row unanswered (%d ms), %d of %d replies missing\n",
