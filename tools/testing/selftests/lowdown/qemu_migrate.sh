@@ -62,6 +62,8 @@ echo "vfio_access_log_start vfio_access_log_read_and_clear vfio_access_log_stop"
 	>$tracing/set_ftrace_filter
 echo function >$tracing/current_tracer
 echo >$tracing/trace
+# An earlier suite (tracing) may have left tracing off
+echo 1 >$tracing/tracing_on
 rc=1
 if m1=$(mtty_create) && m2=$(mtty_create); then
 	# shellcheck disable=SC2046
