@@ -106,6 +106,7 @@ vfio_mig_limiter_judge(const struct vfio_mig_limiter *lim, u64 now_ns,
 {
 	const struct vfio_mig_limiter_cfg *cfg = &lim->cfg;
 	u64 elapsed, sent, stale, horizon, projected;
+	bool hot;
 
 	elapsed = now_ns > lim->last_image_ns ? now_ns - lim->last_image_ns :
 						0;
@@ -133,16 +134,16 @@ vfio_mig_limiter_judge(const struct vfio_mig_limiter *lim, u64 now_ns,
 	horizon = min(cfg->max_interval_ns, elapsed * 1000);
 	projected = mul_u64_u64_div_u64(min(stale, 1ULL << 47) * 100, horizon,
 					elapsed);
-	if (projected < (u64)cfg->hot_pct * min(sent, 1ULL << 47) &&
-	    !vfio_mig_limiter_saturated(lim, now_ns, d))
+	hot = projected >= (u64)cfg->hot_pct * min(sent, 1ULL << 47);
+	if (!hot && !vfio_mig_limiter_saturated(lim, now_ns, d))
 		return VFIO_MIG_COOL;
+	/* *hold_ns is the window here */
 	if (lim->asked >= VFIO_MIG_LIMITER_ASKS &&
-	    now_ns - lim->asked_ns >= vfio_mig_limiter_window(lim) &&
+	    now_ns - lim->asked_ns >= *hold_ns &&
 	    (!lim->wanted_ns ||
 	     now_ns - lim->wanted_ns >= cfg->max_interval_ns))
 		return VFIO_MIG_WANTED;
-	return projected >= (u64)cfg->hot_pct * min(sent, 1ULL << 47) ?
-	       VFIO_MIG_HOT : VFIO_MIG_SATURATED;
+	return hot ? VFIO_MIG_HOT : VFIO_MIG_SATURATED;
 }
 
 /**
