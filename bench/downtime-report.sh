@@ -28,7 +28,7 @@ res=${1:?results}
 
 if [ -n "$compare" ]; then
 	jq -r -n --slurpfile a "$compare" --slurpfile b "$res" --argjson t "$threshold" '
-		def key: .scenario | "\(.mode) ram=\(.ram) rate=\(.rate) ring=\(.ring) ctx=\(.ctx) churn=\(.churn) span=\(.span // "0") link=\(.link)";
+		def key: .scenario | "\(.mode) ram=\(.ram) rate=\(.rate) ring=\(.ring) ctx=\(.ctx) churn=\(.churn) span=\(.span // "0") link=\(.link)\(if (.feat // "none") != "none" then " feat=\(.feat)" else "" end)";
 		($a[0] | map({key: key, value: .}) | from_entries) as $base
 		| $b[0][] | key as $k | select($base[$k] != null) | $base[$k] as $o
 		| (if ($o.qemu.downtime_ms // 0) > 0 and (.qemu.downtime_ms // 0) >
@@ -56,17 +56,21 @@ jq -r '
 	def x: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
 	"| scenario | status | downtime ms | total ms | setup ms | RAM precopy MB | downtime MB (RAM + device) | device PRE_COPY MB | device STOP_COPY MB | kernel: stop / final read / dirty sync / load / resume ms | memory | floor ms (link) | × floor | floor ms (QEMU tput) | × floor |",
 	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-	(.[] | "| \(.scenario.mode) ram=\(.scenario.ram) link=\(.scenario.link)\(if .scenario.rate != 2000 then " rate=\(.scenario.rate)" else "" end)\(if .scenario.churn != "1M" then " churn=\(.scenario.churn)" else "" end)\(if (.scenario.span // "0") != "256K" then " span=\(.scenario.span // "0")" else "" end) | \(.status) | \(.qemu.downtime_ms // "-") | \(.qemu.total_ms // "-") | \(.qemu.setup_ms // "-") | \(.qemu.ram_precopy_bytes | mb) | \(.downtime_bytes | mb) | \(.device.precopy_bytes | mb) | \(.device.stop_copy_bytes | mb) | \(.kernel_us.stop_arcs | usms) / \(.kernel_us.final_read | usms) / \(.kernel_us.final_dirty_sync | usms) / \(.kernel_us.device_load | usms) / \(.kernel_us.resume_arcs | usms) | \(if .memory.identical then "identical" elif .memory.pages_differ < 0 then "-" else "**\(.memory.pages_differ) pages differ**" end) | \(.floor_ms | ms) | \(.vs_floor | x) | \(.floor_qemu_ms | ms) | \(.vs_floor_qemu | x) |")
+	(.[] | "| \(.scenario.mode) ram=\(.scenario.ram) link=\(.scenario.link)\(if .scenario.rate != 2000 then " rate=\(.scenario.rate)" else "" end)\(if .scenario.churn != "1M" then " churn=\(.scenario.churn)" else "" end)\(if (.scenario.span // "0") != "256K" then " span=\(.scenario.span // "0")" else "" end)\(if (.scenario.feat // "none") != "none" then " \(.scenario.feat)" else "" end) | \(.status) | \(.qemu.downtime_ms // "-") | \(.qemu.total_ms // "-") | \(.qemu.setup_ms // "-") | \(.qemu.ram_precopy_bytes | mb) | \(.downtime_bytes | mb) | \(.device.precopy_bytes | mb) | \(.device.stop_copy_bytes | mb) | \(.kernel_us.stop_arcs | usms) / \(.kernel_us.final_read | usms) / \(.kernel_us.final_dirty_sync | usms) / \(.kernel_us.device_load | usms) / \(.kernel_us.resume_arcs | usms) | \(if .memory.identical then "identical" elif .memory.pages_differ < 0 then "-" else "**\(.memory.pages_differ) pages differ**" end) | \(.floor_ms | ms) | \(.vs_floor | x) | \(.floor_qemu_ms | ms) | \(.vs_floor_qemu | x) |")
 ' "$res" >"$md" || exit 1
 
 # The targets, from the scenarios that exist
 jq -r '
 	def pick(m; r): [.[] | select(.scenario.mode == m and .scenario.ram == r
 		and .scenario.link == "1gbit" and .scenario.rate == 2000
-		and .scenario.churn == "1M" and .scenario.span == "256K")][0];
+		and .scenario.churn == "1M" and .scenario.span == "256K"
+		and (.scenario.feat // "none") == "none")][0];
 	def total: (.qemu.ram_precopy_bytes // 0) + (.qemu.ram_downtime_bytes // 0)
 		+ (.qemu.vfio_bytes // 0);
 	def r2: . * 100 | round / 100;
+	def bytes: if . == null or . == "0" then 0 else
+		(capture("^(?<n>[0-9]+)(?<u>[KMG]?)$") | (.n | tonumber) *
+		 ({"": 1, "K": 1024, "M": 1048576, "G": 1073741824}[.u])) end;
 	. as $all
 	| ["", "Targets (ratios from this run):", ""]
 	+ [(pick("workaround"; "1G")) as $w | (pick("lowdown"; "1G")) as $l
@@ -86,6 +90,22 @@ jq -r '
 	   | if $l and $u and ($u | total) > 0 then
 		"- total bytes, lowdown vs PRE_COPY without the limiter: \($l | total) vs \($u | total), \((($l | total) / ($u | total) - 1) * 100 | round) % (target ≤ +10 %)"
 	     else "- total bytes vs no limiter: not measured" end]
+	+ (["", "The limiter: each lowdown row against its noprecopy twin (targets: downtime ≤, total bytes ≤ 1.1 ×; hot-set rows, span > 0: device bytes in the downtime ≥ 75 % less, or within 1 % of the most the hot set leaves, 1 - span ÷ ctx):", "",
+	    "| scenario | downtime ms lowdown / noprecopy | total MB lowdown / noprecopy | × | device MB in the downtime lowdown / noprecopy | cut | met |",
+	    "|---|---|---|---|---|---|---|"]
+	   + [$all[] | select(.scenario.mode == "lowdown") as $l
+	      | ($l.scenario | del(.mode)) as $k
+	      | ([$all[] | select(.scenario.mode == "noprecopy" and (.scenario | del(.mode)) == $k)][0]) as $n
+	      | select($n != null)
+	      | ($l | total) as $lt | ($n | total) as $nt
+	      | (if $n.device.stop_copy_bytes > 0 then 1 - $l.device.stop_copy_bytes / $n.device.stop_copy_bytes else 0 end) as $cut
+	      | (($l.qemu.downtime_ms // 1e9) <= ($n.qemu.downtime_ms // 0)) as $d_ok
+	      | ($nt > 0 and $lt <= 1.1 * $nt) as $t_ok
+	      # The hot set stays dirty to the end: at most 1 - span / ctx
+	      # can leave the downtime, less the record framing
+	      | ([0.75, 1 - ($k.span | bytes) / ($k.ctx | bytes) - 0.01] | min) as $c_want
+	      | (($l.scenario.span == "0") or $cut >= $c_want) as $c_ok
+	      | "| ram=\($k.ram) rate=\($k.rate) churn=\($k.churn) span=\($k.span) link=\($k.link)\(if ($k.feat // "none") != "none" then " \($k.feat)" else "" end) | \($l.qemu.downtime_ms // "-") / \($n.qemu.downtime_ms // "-") | \($lt / 1e6 | r2) / \($nt / 1e6 | r2) | \(if $nt > 0 then $lt / $nt | r2 else "-" end) | \($l.device.stop_copy_bytes / 1e6 | r2) / \($n.device.stop_copy_bytes / 1e6 | r2) | \($cut * 100 | round) % | \(if $d_ok and $t_ok and $c_ok then "yes" else "**no:" + (if $d_ok then "" else " downtime" end) + (if $t_ok then "" else " bytes" end) + (if $c_ok then "" else " cut" end) + "**" end) |"])
 	+ ["- memory: " + ([$all[] | "\(.scenario.mode) \(.scenario.ram): \(if .memory.identical then "identical" elif .memory.pages_differ < 0 then "not compared" else "\(.memory.pages_differ) pages differ" end)"] | join("; "))]
 	| .[]' "$res" >>"$md" || exit 1
 

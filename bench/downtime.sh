@@ -40,6 +40,10 @@
 #   span     bytes at the context's start the churn writes, its
 #            hot set; 0: the whole context                        [256K]
 #   link     veth shaping (tc tbf rate)                           [1gbit]
+#   feat     a QEMU 10 migration feature on both sides: multifd (the
+#            device state over multifd channels too,
+#            x-migration-multifd-transfer=on), switchover-ack (with the
+#            return path), or none                                [none]
 #
 # Per scenario it reports QEMU's downtime, total-time and setup-time, RAM
 # bytes before and inside the downtime, device bytes per phase, the kernel's
@@ -105,22 +109,25 @@ if [ ${#scenarios[@]} = 0 ]; then
 		)
 		;;
 	full)
+		# Every lowdown row has a noprecopy twin (the limiter's targets
+		# compare the two), the RAM rows every mode
 		for ram in 256M 1G 2G; do
 			for mode in lowdown workaround notrack noprecopy nolimit; do
 				scenarios+=("mode=$mode ram=$ram")
 			done
 		done
 		for rate in 500 8000; do
-			scenarios+=("mode=lowdown rate=$rate")
+			scenarios+=("mode=lowdown rate=$rate" "mode=noprecopy rate=$rate")
 		done
-		for churn in 0 10M; do
-			scenarios+=("mode=lowdown churn=$churn" "mode=nolimit churn=$churn")
+		for cs in "churn=0" "churn=10M" "span=0" "span=1M" \
+			  "churn=10M span=0" "churn=10M span=1M"; do
+			scenarios+=("mode=lowdown $cs" "mode=noprecopy $cs" "mode=nolimit $cs")
 		done
-		for span in 0 1M; do
-			scenarios+=("mode=lowdown span=$span" "mode=noprecopy span=$span")
+		scenarios+=("mode=lowdown link=100mbit" "mode=noprecopy link=100mbit"
+			    "mode=workaround link=100mbit")
+		for feat in multifd switchover-ack; do
+			scenarios+=("mode=lowdown feat=$feat" "mode=noprecopy feat=$feat")
 		done
-		scenarios+=("mode=lowdown churn=10M span=0" "mode=nolimit churn=10M span=0")
-		scenarios+=("mode=lowdown link=100mbit" "mode=workaround link=100mbit")
 		;;
 	*) usage ;;
 	esac
@@ -260,18 +267,30 @@ dev_bytes() {
 # run SCENARIO: one migration; appends its JSON object to $results
 run() {
 	local mode=lowdown ram=1G rate=2000 ring=4096 ctx=4M churn=1M span=256K
-	local link=1gbit kv k v s d extra="" st info t0 elapsed bps differ=-1
+	local link=1gbit feat=none kv k v s d extra="" st info t0 elapsed bps differ=-1
+	local caps=
 	local rec=false img t_begin t_mig t_cmp t_trace
 	local line
 
 	for kv in $1; do
 		k=${kv%%=*} v=${kv#*=}
 		case $k in
-		mode|ram|rate|ring|ctx|churn|span|link) printf -v "$k" '%s' "$v" ;;
+		mode|ram|rate|ring|ctx|churn|span|link|feat) printf -v "$k" '%s' "$v" ;;
 		*) log "unknown key $k"; return 1 ;;
 		esac
 	done
-	log "scenario: mode=$mode ram=$ram rate=$rate ring=$ring ctx=$ctx churn=$churn span=$span link=$link"
+	case $feat in
+	none) ;;
+	multifd)
+		caps='[{"capability": "multifd", "state": true}]'
+		extra=",x-migration-multifd-transfer=on"
+		;;
+	switchover-ack)
+		caps='[{"capability": "return-path", "state": true}, {"capability": "switchover-ack", "state": true}]'
+		;;
+	*) log "unknown feat $feat"; return 1 ;;
+	esac
+	log "scenario: mode=$mode ram=$ram rate=$rate ring=$ring ctx=$ctx churn=$churn span=$span link=$link feat=$feat"
 
 	t_begin=$SECONDS
 	link_up "$link" || { log "cannot set the link up"; return 1; }
@@ -287,16 +306,24 @@ run() {
 	echo 0 >$CONSERVATIVE
 	if [ "$mode" = workaround ]; then
 		echo 1 >$CONSERVATIVE
-		extra=",x-pre-copy-dirty-page-tracking=off"
+		extra="$extra,x-pre-copy-dirty-page-tracking=off"
 	fi
 
 	qemu lds src "$ram" \
 		"vfio-pci,sysfsdev=/sys/bus/mdev/devices/$s,iommufd=fd0,enable-migration=on$extra" \
 		-object "memory-backend-file,id=ram0,size=$ram,mem-path=$img,share=off" &&
 		qemu ldd dst "$ram" \
-			"vfio-pci,sysfsdev=/sys/bus/mdev/devices/$d,iommufd=fd0,enable-migration=on" \
+			"vfio-pci,sysfsdev=/sys/bus/mdev/devices/$d,iommufd=fd0,enable-migration=on${extra%%,x-pre-copy*}" \
 			-object "memory-backend-ram,id=ram0,size=$ram" \
-			-S -incoming "tcp:$DST_IP:$PORT" || { log "QEMU did not start"; return 1; }
+			-S -incoming defer || { log "QEMU did not start"; return 1; }
+	# The capabilities on both sides, the destination's before it listens
+	if [ -n "$caps" ]; then
+		qmp src migrate-set-capabilities "{\"capabilities\": $caps}" >/dev/null &&
+			qmp dst migrate-set-capabilities "{\"capabilities\": $caps}" >/dev/null ||
+			{ log "cannot set the capabilities $caps"; return 1; }
+	fi
+	qmp dst migrate-incoming "{\"uri\": \"tcp:$DST_IP:$PORT\"}" >/dev/null ||
+		{ log "the destination does not listen"; return 1; }
 	[ "$mode" = nolimit ] &&
 		echo 0 >"$(ls -d /sys/bus/mdev/devices/"$s"/vfio-dev/vfio*/migration)/limiter"
 
@@ -363,7 +390,7 @@ run() {
 		--arg mode "$mode" --arg ram "$ram" --arg rate "$rate" \
 		--arg ring "$ring" --arg ctx "$ctx" --arg churn "$churn" \
 		--arg span "$span" \
-		--arg link "$link" --arg status "$st" \
+		--arg link "$link" --arg feat "$feat" --arg status "$st" \
 		--argjson link_bps "${bps:-0}" \
 		--argjson info "$info" \
 		--argjson differ "$differ" --argjson records_ok "$rec" \
@@ -378,7 +405,7 @@ run() {
 		{
 		  scenario: {mode: $mode, ram: $ram, rate: ($rate | tonumber),
 			     ring: ($ring | tonumber), ctx: $ctx, churn: $churn,
-			     span: $span, link: $link},
+			     span: $span, link: $link, feat: $feat},
 		  status: $status,
 		  link_mbps: ($link_bps / 1e6),
 		  qemu: {downtime_ms: $info.downtime, total_ms: $info["total-time"],
