@@ -65,8 +65,9 @@ jq -r '
 		and .scenario.link == "1gbit" and .scenario.rate == 2000
 		and .scenario.churn == "1M" and .scenario.span == "256K"
 		and (.scenario.feat // "none") == "none")][0];
-	def total: (.qemu.ram_precopy_bytes // 0) + (.qemu.ram_downtime_bytes // 0)
-		+ (.qemu.vfio_bytes // 0);
+	# ram.transferred counts multifd channels too, precopy-bytes not
+	def total: (.qemu.ram_bytes // ((.qemu.ram_precopy_bytes // 0)
+		+ (.qemu.ram_downtime_bytes // 0))) + (.qemu.vfio_bytes // 0);
 	def r2: . * 100 | round / 100;
 	def bytes: if . == null or . == "0" then 0 else
 		(capture("^(?<n>[0-9]+)(?<u>[KMG]?)$") | (.n | tonumber) *

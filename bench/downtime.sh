@@ -412,6 +412,7 @@ run() {
 			 setup_ms: $info["setup-time"],
 			 ram_precopy_bytes: $info.ram["precopy-bytes"],
 			 ram_downtime_bytes: $info.ram["downtime-bytes"],
+			 ram_bytes: $info.ram.transferred,
 			 ram_mbps: $info.ram.mbps,
 			 vfio_bytes: num($info.vfio.transferred)},
 		  device: {precopy_bytes: num($dev_pre), stop_copy_bytes: num($dev_stop)},
