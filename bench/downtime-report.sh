@@ -107,6 +107,10 @@ jq -r '
 	      | ([0.75, 1 - ($k.span | bytes) / ($k.ctx | bytes) - 0.01] | min) as $c_want
 	      | (($l.scenario.span == "0") or $cut >= $c_want) as $c_ok
 	      | "| ram=\($k.ram) rate=\($k.rate) churn=\($k.churn) span=\($k.span) link=\($k.link)\(if ($k.feat // "none") != "none" then " \($k.feat)" else "" end) | \($l.qemu.downtime_ms // "-") / \($n.qemu.downtime_ms // "-") | \($lt / 1e6 | r2) / \($nt / 1e6 | r2) | \(if $nt > 0 then $lt / $nt | r2 else "-" end) | \($l.device.stop_copy_bytes / 1e6 | r2) / \($n.device.stop_copy_bytes / 1e6 | r2) | \($cut * 100 | round) % | \(if $d_ok and $t_ok and $c_ok then "yes" else "**no:" + (if $d_ok then "" else " downtime" end) + (if $t_ok then "" else " bytes" end) + (if $c_ok then "" else " cut" end) + "**" end) |"])
+	+ [.[] | select((.scenario.feat // "none") != "none") as $f
+	   | ($f.scenario | del(.feat)) as $k
+	   | ([$all[] | select((.scenario.feat // "none") == "none" and .scenario == ($k + {feat: "none"}))][0]) as $d
+	   | "- \($f.scenario.mode) with \($f.scenario.feat): downtime \($f.qemu.downtime_ms // "-") ms, total \($f.qemu.total_ms // "-") ms; the default path \(if $d then "\($d.qemu.downtime_ms) ms, total \($d.qemu.total_ms) ms (× \(if ($d.qemu.downtime_ms // 0) > 0 then $f.qemu.downtime_ms / $d.qemu.downtime_ms | r2 else "-" end))" else "not measured" end)"]
 	+ ["- memory: " + ([$all[] | "\(.scenario.mode) \(.scenario.ram): \(if .memory.identical then "identical" elif .memory.pages_differ < 0 then "not compared" else "\(.memory.pages_differ) pages differ" end)"] | join("; "))]
 	| .[]' "$res" >>"$md" || exit 1
 

@@ -106,6 +106,8 @@ if [ ${#scenarios[@]} = 0 ]; then
 			"mode=noprecopy ram=1G"
 			"mode=nolimit ram=1G"
 			"mode=lowdown ram=256M link=100mbit"
+			"mode=lowdown ram=1G feat=multifd"
+			"mode=lowdown ram=1G feat=switchover-ack"
 		)
 		;;
 	full)
