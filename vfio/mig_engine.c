@@ -16,8 +16,16 @@
  * from 0: one INITIAL image when PRE_COPY starts, DELTA images while
  * PRE_COPY goes on, and one FINAL image in STOP_COPY, after which the stream
  * ends (read() returns 0).  Going straight from STOP to STOP_COPY gives a
- * stream of one FINAL record.  Records wait in a queue in the order they
- * were made and are read out byte by byte, in any segmentation.
+ * stream of one FINAL image.  Images are made as userspace reads them, a
+ * record of at most VFIO_MIG_RECORD_MAX at a time: read() asks the driver
+ * for the next record when the queue is empty.  So the STOP_COPY arc
+ * only stops the device, the first bytes of the FINAL image can be read at
+ * once, and no image is ever whole in memory.  A record the driver fails
+ * to make fails that read() and is made again by the next.  A record waits
+ * in the file's queue (one at most) and is read out byte by byte, in any
+ * segmentation.  STOP_COPY
+ * cuts an unfinished INITIAL or DELTA image short: what it did not carry
+ * is still dirty, and the FINAL image carries it.
  *
  * A resuming file takes the same bytes in any segmentation.  It collects a
  * whole record (header, then payload), checks both checksums and the
@@ -30,14 +38,16 @@
  *
  * PRE_COPY
  * --------
- * VFIO_MIG_GET_PRECOPY_INFO reports what is queued: initial_bytes, the
- * unread part of the INITIAL record (never grows), and dirty_bytes, the
- * unread part of DELTA records.  When the queue is empty, an info request
- * or a read() asks the limiter (mig_limiter.c) whether a new image may go.
- * If it may and the driver reports changes, read() makes a DELTA, queues
- * it and reads from it; an info request only reports the DELTA's estimated
- * size in dirty_bytes and makes nothing.  Userspace asks for the info last
- * of all just before it stops the device, and a DELTA made then would
+ * VFIO_MIG_GET_PRECOPY_INFO reports initial_bytes, what of the INITIAL
+ * image is unread (queued, and the driver's estimate of its records still
+ * to be made; it never grows), and dirty_bytes, the same for DELTA images.
+ * When the queue is empty and no image is unfinished, an info request or a
+ * read() asks the limiter (mig_limiter.c) whether a new image may go.  If
+ * it may and the driver reports changes, read() makes a DELTA, queues its
+ * first record and reads from it; an info request only reports the
+ * DELTA's estimated size in dirty_bytes and makes nothing.  Userspace asks
+ * for the info last of all just before it stops the device, and a DELTA
+ * made then would
  * travel inside the downtime, ahead of the FINAL image that carries the
  * same changes anyway.  When no image may go, both counts are zero and
  * read() fails with ENOMSG, the uAPI's temporary end of stream.  poll()
@@ -54,7 +64,7 @@
  *   production and loading; every driver callback runs under it, and the
  *   driver must not take it or call back into the engine from a callback;
  * - vfio_mig_file::qlock (a spinlock) protects the file's queue and counts,
- *   so that state changes can queue a FINAL record without the file lock.
+ *   so that a session's end can free its record without the file lock.
  * A file holds a reference on the vfio device, so the engine it points to
  * outlives it; the engine's pointers to files are cleared under state_lock
  * when the files are released or the session ends.  Files of a session
@@ -72,6 +82,7 @@
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
 #include <linux/vfio_mig_engine.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <trace/events/vfio_mig.h>
 
@@ -79,6 +90,7 @@
 struct vfio_mig_chunk {
 	struct list_head node;
 	u8 type;
+	u8 flags;
 	u8 *data;
 	size_t len;
 	size_t off;
@@ -114,6 +126,14 @@ struct vfio_mig_file {
 	struct hrtimer hold;
 	/* Saving, under the engine's state_lock */
 	u32 next_seq;
+	/*
+	 * The image the next record belongs to (0: none is being made) and
+	 * the flags it goes on with (0: it starts with that record)
+	 */
+	u8 next_type;
+	u8 next_flags;
+	/* A whole image went out: a FINAL may be a delta */
+	bool whole;
 
 	/* Resuming, under @lock: the record being collected */
 	struct vfio_mig_record_hdr hdr;
@@ -121,6 +141,8 @@ struct vfio_mig_file {
 	struct vfio_mig_record rec;
 	struct vfio_mig_record prev;
 	bool have_prev;
+	/* The TLV parse of the image being loaded, between its records */
+	struct vfio_mig_image image;
 	u8 *payload;
 	size_t payload_size;
 	u64 payload_got;
@@ -160,28 +182,15 @@ static enum vfio_mig_run vfio_mig_run_of(enum vfio_device_mig_state state)
  * @buf: the record
  * @len: bytes wanted
  *
- * Return: where the @len bytes go, or NULL when the record would outgrow
- * the engine's max_payload or memory runs out.
+ * Return: where the @len bytes go, or NULL when the record is full.
  */
 void *vfio_mig_buf_reserve(struct vfio_mig_buf *buf, size_t len)
 {
-	size_t need, size;
+	size_t need;
 	u8 *data;
 
 	if (check_add_overflow(buf->len, len, &need) || need > buf->max)
 		return NULL;
-	if (need > buf->size) {
-		size = max3(need, 2 * buf->size, (size_t)PAGE_SIZE);
-		size = min(size, buf->max);
-		data = kvmalloc(size, GFP_KERNEL_ACCOUNT);
-		if (!data)
-			return NULL;
-		if (buf->len)
-			memcpy(data, buf->data, buf->len);
-		kvfree(buf->data);
-		buf->data = data;
-		buf->size = size;
-	}
 	data = buf->data + buf->len;
 	buf->len = need;
 	return data;
@@ -194,14 +203,14 @@ EXPORT_SYMBOL_GPL(vfio_mig_buf_reserve);
  * @data: the bytes
  * @len: how many
  *
- * Return: 0, or -EFBIG / -ENOMEM as for vfio_mig_buf_reserve().
+ * Return: 0, or -EFBIG when the record is full.
  */
 int vfio_mig_buf_put(struct vfio_mig_buf *buf, const void *data, size_t len)
 {
 	void *p = vfio_mig_buf_reserve(buf, len);
 
 	if (!p)
-		return buf->len + len > buf->max ? -EFBIG : -ENOMEM;
+		return -EFBIG;
 	memcpy(p, data, len);
 	return 0;
 }
@@ -215,7 +224,7 @@ EXPORT_SYMBOL_GPL(vfio_mig_buf_put);
  * @value: the value
  * @length: its length in bytes
  *
- * Return: 0, -EFBIG or -ENOMEM.
+ * Return: 0, or -EFBIG when the record is full.
  */
 int vfio_mig_buf_put_tlv(struct vfio_mig_buf *buf, u16 type, u16 flags,
 			 const void *value, u32 length)
@@ -224,7 +233,7 @@ int vfio_mig_buf_put_tlv(struct vfio_mig_buf *buf, u16 type, u16 flags,
 	void *p = vfio_mig_buf_reserve(buf, size);
 
 	if (!p)
-		return buf->len + size > buf->max ? -EFBIG : -ENOMEM;
+		return -EFBIG;
 	if (WARN_ON(vfio_mig_tlv_put(p, size, type, flags, value, length) !=
 		    size))
 		return -EINVAL;
@@ -232,36 +241,84 @@ int vfio_mig_buf_put_tlv(struct vfio_mig_buf *buf, u16 type, u16 flags,
 }
 EXPORT_SYMBOL_GPL(vfio_mig_buf_put_tlv);
 
-/* Have the driver make one record for @f; state_lock held */
-static struct vfio_mig_chunk *vfio_mig_make(struct vfio_mig_engine *eng,
-					    struct vfio_mig_file *f, u8 type)
+/*
+ * The buffer of @f's next record: as big as the driver's estimate of what
+ * the image has left, a page over for what changes meanwhile, at most
+ * VFIO_MIG_RECORD_MAX (or max_payload and a header); state_lock held
+ */
+static size_t vfio_mig_record_size(struct vfio_mig_engine *eng,
+				   struct vfio_mig_file *f)
 {
-	struct vfio_mig_buf buf = {
-		.max = sizeof(struct vfio_mig_record_hdr) + eng->max_payload,
-	};
 	const size_t hdr_len = sizeof(struct vfio_mig_record_hdr);
+	size_t max = min_t(u64, hdr_len + eng->max_payload,
+			   VFIO_MIG_RECORD_MAX);
+	struct vfio_mig_dirty d = {};
+	bool delta = f->next_type == VFIO_MIG_RECORD_DELTA ||
+		     (f->next_type == VFIO_MIG_RECORD_FINAL && f->whole);
+	u64 est;
+
+	if (f->next_flags) {
+		eng->ops->dirty(eng, &d);
+		est = d.rest;
+	} else {
+		est = eng->ops->data_size(eng, delta);
+	}
+	return min_t(u64, max, PAGE_ALIGN(hdr_len + min_t(u64, est, max) +
+					  PAGE_SIZE));
+}
+
+/*
+ * Have the driver make the next record of @f's stream, of the image
+ * @f->next_type; state_lock held.  Return: the record, NULL when a DELTA
+ * turned out empty, or an ERR_PTR (nothing changed then).
+ */
+static struct vfio_mig_chunk *vfio_mig_make(struct vfio_mig_engine *eng,
+					    struct vfio_mig_file *f)
+{
+	const size_t hdr_len = sizeof(struct vfio_mig_record_hdr);
+	struct vfio_mig_buf buf = { .len = hdr_len };
+	u8 type = f->next_type, flags = f->next_flags;
+	bool start = !f->next_flags;
 	struct vfio_mig_chunk *chunk;
-	u8 flags = 0;
 	u64 t0 = 0;
 	int rc;
 
 	lockdep_assert_held(&eng->state_lock);
+	if (WARN_ON(!type))
+		return ERR_PTR(-EINVAL);
 	/*
 	 * Everything that can fail comes before the save or is undone with
 	 * it: once the driver was told its record is committed, the record
-	 * is queued.
+	 * is queued.  The record is allocated whole, once: it never grows.
+	 * Past a page it is vmalloc'ed: a 256 KiB kmalloc is an order-6
+	 * allocation, which a fragmented host may have to compact for, and
+	 * the FINAL image's records are made inside the downtime.
 	 */
+	buf.max = vfio_mig_record_size(eng, f);
 	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
-	if (!chunk || !vfio_mig_buf_reserve(&buf, hdr_len)) {
+	buf.data = buf.max > PAGE_SIZE ?
+			   __vmalloc(buf.max, GFP_KERNEL_ACCOUNT) :
+			   kmalloc(buf.max, GFP_KERNEL_ACCOUNT);
+	if (!chunk || !buf.data) {
+		kvfree(buf.data);
 		kfree(chunk);
 		return ERR_PTR(-ENOMEM);
 	}
 	if (trace_vfio_mig_engine_record_enabled())
 		t0 = ktime_get_ns();
-	rc = eng->ops->save(eng, type, f->next_seq > 0, &buf, &flags);
-	if (!rc && (flags & ~VFIO_MIG_RECORD_FLAGS ||
+	rc = eng->ops->save(eng, type, f->whole, &buf, &flags);
+	/*
+	 * The flags a driver may set: F_DELTA on a FINAL after a whole image,
+	 * kept through the image; F_MORE on a record that carried something
+	 * (else the image would never end)
+	 */
+	if (!rc && ((flags & ~VFIO_MIG_RECORD_FLAGS) ||
 		    ((flags & VFIO_MIG_RECORD_F_DELTA) &&
-		     (type != VFIO_MIG_RECORD_FINAL || !f->next_seq)))) {
+		     (type != VFIO_MIG_RECORD_FINAL || !f->whole)) ||
+		    (f->next_flags &&
+		     ((flags ^ f->next_flags) & VFIO_MIG_RECORD_F_DELTA)) ||
+		    WARN_ON_ONCE((flags & VFIO_MIG_RECORD_F_MORE) &&
+				 buf.len == hdr_len))) {
 		if (eng->ops->save_end)
 			eng->ops->save_end(eng, false);
 		rc = -EINVAL;
@@ -273,7 +330,17 @@ static struct vfio_mig_chunk *vfio_mig_make(struct vfio_mig_engine *eng,
 	}
 	if (eng->ops->save_end)
 		eng->ops->save_end(eng, true);
-	if (type == VFIO_MIG_RECORD_DELTA && buf.len == hdr_len) {
+
+	if (flags & VFIO_MIG_RECORD_F_MORE) {
+		f->next_flags = flags & (VFIO_MIG_RECORD_F_MORE |
+					 VFIO_MIG_RECORD_F_DELTA);
+	} else {
+		if (type == VFIO_MIG_RECORD_INITIAL)
+			f->whole = true;
+		f->next_type = 0;
+		f->next_flags = 0;
+	}
+	if (type == VFIO_MIG_RECORD_DELTA && start && buf.len == hdr_len) {
 		/* Nothing changed after all */
 		kvfree(buf.data);
 		kfree(chunk);
@@ -283,11 +350,12 @@ static struct vfio_mig_chunk *vfio_mig_make(struct vfio_mig_engine *eng,
 				 flags, f->next_seq++, buf.data + hdr_len,
 				 buf.len - hdr_len);
 	chunk->type = type;
+	chunk->flags = flags;
 	chunk->data = buf.data;
 	chunk->len = buf.len;
 	eng->counters.records_saved++;
-	trace_vfio_mig_engine_record(vfio_mig_dev(eng), false, type,
-				     f->next_seq - 1, buf.len,
+	trace_vfio_mig_engine_record(vfio_mig_dev(eng), false, type, flags,
+				     start, f->next_seq - 1, buf.len,
 				     t0 ? ktime_get_ns() - t0 : 0);
 	return chunk;
 }
@@ -308,63 +376,143 @@ static void vfio_mig_queue(struct vfio_mig_file *f,
 		f->initial_left += chunk->len;
 	else if (chunk->type == VFIO_MIG_RECORD_DELTA)
 		f->dirty_left += chunk->len;
-	else
+	else if (!(chunk->flags & VFIO_MIG_RECORD_F_MORE))
 		f->end = true;
 	spin_unlock(&f->qlock);
 	wake_up_interruptible(&f->wq);
 }
 
 /*
- * In PRE_COPY with nothing queued: may a DELTA go, and did the context
- * change?  With @estimate NULL (read()) make and queue the DELTA; otherwise
- * (an info request) only store its estimated size in *@estimate, header
- * included, and count nothing as a hold.  Return: 1 when one was queued
- * (or may be), 0 when there is no new data for now, -EAGAIN when the file
- * is no longer in PRE_COPY (the arc that took it out queued its FINAL or
- * ended its session: look at the queue again), or an errno.  state_lock
- * held.
+ * @payload bytes of an image in the records the engine makes, headers
+ * included.  A header is counted for every half record of payload: a
+ * driver fills every record of an image but its last to more than half
+ * (blocks fill them whole), so the estimate never grows as the records are
+ * made: initial_bytes only falls, as the uAPI asks.
  */
-static int vfio_mig_precopy_more(struct vfio_mig_engine *eng,
-				 struct vfio_mig_file *f, u64 *estimate)
+static u64 vfio_mig_framed(struct vfio_mig_engine *eng, u64 payload)
 {
+	u64 half = max(min_t(u64, eng->max_payload,
+			     VFIO_MIG_RECORD_MAX -
+			     sizeof(struct vfio_mig_record_hdr)) / 2, 1ULL);
+
+	return payload + sizeof(struct vfio_mig_record_hdr) *
+			 max(DIV_ROUND_UP_ULL(payload, half), 1ULL);
+}
+
+/*
+ * What the records still to be made of @f's unfinished image will carry,
+ * for VFIO_MIG_GET_PRECOPY_INFO; state_lock held.  In PRE_COPY only the
+ * INITIAL image is pending before its first record (a DELTA is made as
+ * soon as the limiter lets it go).
+ */
+static u64 vfio_mig_rest(struct vfio_mig_engine *eng, struct vfio_mig_file *f)
+{
+	struct vfio_mig_dirty d = {};
+
+	/* Not started: the whole image */
+	if (!f->next_flags)
+		return vfio_mig_framed(eng, eng->ops->data_size(eng, false));
+	eng->ops->dirty(eng, &d);
+	return vfio_mig_framed(eng, d.rest);
+}
+
+/*
+ * Nothing queued on @f: queue its next record if there is one to make.
+ * In STOP_COPY that is the FINAL image's next record.  In PRE_COPY, the
+ * next record of an unfinished image, else, if the limiter lets a DELTA go
+ * and the context changed, the DELTA's first.  With @est NULL (read())
+ * make and queue it; otherwise (an info request) only add its estimated
+ * size, header included, to @est->initial_bytes or @est->dirty_bytes, and
+ * count nothing as a hold.  Return: 1 when one was queued (or may be), 0
+ * when there is no new data for now, -EAGAIN when the file is in neither
+ * state (the arc that took it out ended its session: look at the queue
+ * again), or an errno.  state_lock held.
+ */
+static int vfio_mig_more(struct vfio_mig_engine *eng, struct vfio_mig_file *f,
+			 struct vfio_precopy_info *est)
+{
+	struct vfio_mig_limiter *lim = &eng->limiter;
 	u64 drained, now = ktime_get_ns();
 	struct vfio_mig_chunk *chunk;
 	struct vfio_mig_dirty d = {};
-	bool empty, produce;
+	bool empty, produce, start;
+	u8 type = f->next_type;
 
 	lockdep_assert_held(&eng->state_lock);
-	if (eng->saving != f || !vfio_mig_precopy(eng->state))
+	if (eng->saving != f)
 		return -EAGAIN;
+	/* Not from a device being reset: its session ends after it */
+	if (eng->resetting)
+		return -EBUSY;
+	if (eng->state == VFIO_DEVICE_STATE_STOP_COPY) {
+		if (type != VFIO_MIG_RECORD_FINAL)
+			return -EAGAIN;
+		chunk = vfio_mig_make(eng, f);
+		if (IS_ERR(chunk))
+			return PTR_ERR(chunk);
+		vfio_mig_queue(f, chunk);
+		return 1;
+	}
+	if (!vfio_mig_precopy(eng->state))
+		return -EAGAIN;
+
+	if (type && est) {
+		/* An unfinished image: what is still to come of it */
+		if (type == VFIO_MIG_RECORD_INITIAL)
+			est->initial_bytes += vfio_mig_rest(eng, f);
+		else
+			est->dirty_bytes += vfio_mig_rest(eng, f);
+		return 1;
+	}
 	spin_lock(&f->qlock);
 	empty = list_empty(&f->queue);
-	drained = f->drained_ns;
-	f->drained_ns = 0;
+	/* The period runs from an image's last byte to a request for more */
+	drained = empty && !type ? f->drained_ns : 0;
+	if (drained)
+		f->drained_ns = 0;
 	spin_unlock(&f->qlock);
 	if (!empty)
 		return 1;
-	if (drained)
-		vfio_mig_limiter_drained(&eng->limiter, drained);
-	vfio_mig_limiter_request(&eng->limiter, now);
 
-	eng->ops->dirty(eng, &d);
-	if (!d.dirty)
-		return 0;
-	if (estimate) {
-		if (vfio_mig_limiter_hold_ns(&eng->limiter, now, &d))
+	if (!type) {
+		if (drained)
+			vfio_mig_limiter_drained(&eng->limiter, drained);
+		vfio_mig_limiter_request(&eng->limiter, now);
+		eng->ops->dirty(eng, &d);
+		if (!d.dirty)
 			return 0;
-		*estimate = sizeof(struct vfio_mig_record_hdr) + d.dirty;
-		return 1;
+		if (est) {
+			if (vfio_mig_limiter_hold_ns(&eng->limiter, now, &d))
+				return 0;
+			est->dirty_bytes +=
+				vfio_mig_framed(eng,
+						eng->ops->data_size(eng, true));
+			return 1;
+		}
+		produce = vfio_mig_limiter_may_produce(&eng->limiter, now, &d);
+		trace_vfio_mig_engine_limiter(vfio_mig_dev(eng), produce,
+					      d.dirty, d.stale, lim->verdict,
+					      lim->stats.bytes_suppressed);
+		if (!produce)
+			return 0;
+		type = VFIO_MIG_RECORD_DELTA;
+		f->next_type = type;
+		f->next_flags = 0;
 	}
-	produce = vfio_mig_limiter_may_produce(&eng->limiter, now, &d);
-	trace_vfio_mig_engine_limiter(vfio_mig_dev(eng), produce, d.dirty,
-				      d.stale, eng->limiter.verdict,
-				      eng->limiter.stats.bytes_suppressed);
-	if (!produce)
+	start = !f->next_flags;
+	chunk = vfio_mig_make(eng, f);
+	if (IS_ERR(chunk)) {
+		/* A DELTA that did not start is not pending either */
+		if (start && type == VFIO_MIG_RECORD_DELTA)
+			f->next_type = 0;
+		return PTR_ERR(chunk);
+	}
+	if (!chunk)
 		return 0;
-	chunk = vfio_mig_make(eng, f, VFIO_MIG_RECORD_DELTA);
-	if (IS_ERR_OR_NULL(chunk))
-		return PTR_ERR_OR_ZERO(chunk);
-	vfio_mig_limiter_produced(&eng->limiter, now, chunk->len);
+	if (start)
+		vfio_mig_limiter_produced(&eng->limiter, now, chunk->len);
+	else
+		vfio_mig_limiter_grew(&eng->limiter, now, chunk->len);
 	vfio_mig_queue(f, chunk);
 	return 1;
 }
@@ -410,16 +558,29 @@ static ssize_t vfio_mig_read(struct file *filp, char __user *ubuf, size_t len,
 			break;
 
 		if (!chunk) {
-			/* STOP_COPY's end of stream, or a short read */
-			if (end || done)
+			/* STOP_COPY's end of stream */
+			if (end)
 				break;
-			mutex_lock(&eng->state_lock);
-			rc = vfio_mig_precopy_more(eng, f, NULL);
-			mutex_unlock(&eng->state_lock);
 			/*
-			 * Out of PRE_COPY since the queue was looked at: the
-			 * arc queued the FINAL record or ended the session.
-			 * Never ENOMSG then (the uAPI forbids it in STOP_COPY).
+			 * The next record of an unfinished image goes on in
+			 * this read; a new image starts only in a read of its
+			 * own
+			 */
+			mutex_lock(&eng->state_lock);
+			if (done && !f->next_type)
+				rc = 0;
+			else
+				rc = vfio_mig_more(eng, f, NULL);
+			mutex_unlock(&eng->state_lock);
+			if (rc <= 0 && done) {
+				/* A failed record: made again by the next read */
+				rc = 0;
+				break;
+			}
+			/*
+			 * In neither state since the queue was looked at: the
+			 * arc ended the session.  Never ENOMSG then (the uAPI
+			 * forbids it in STOP_COPY).
 			 */
 			if (rc == -EAGAIN && !looked_again) {
 				looked_again = true;
@@ -524,14 +685,17 @@ static int vfio_mig_load(struct vfio_mig_file *f)
 	}
 	if (trace_vfio_mig_engine_record_enabled())
 		t0 = ktime_get_ns();
+	f->rec.image = &f->image;
 	rc = eng->ops->load(eng, &f->rec, f->payload, &err);
 	if (!rc) {
 		trace_vfio_mig_engine_record(vfio_mig_dev(eng), true,
-					     f->rec.type, f->rec.seq,
+					     f->rec.type, f->rec.flags,
+					     f->rec.first, f->rec.seq,
 					     hdr_len + f->rec.length,
 					     t0 ? ktime_get_ns() - t0 : 0);
 		eng->counters.records_loaded++;
-		if (f->rec.type == VFIO_MIG_RECORD_FINAL)
+		if (f->rec.type == VFIO_MIG_RECORD_FINAL &&
+		    !(f->rec.flags & VFIO_MIG_RECORD_F_MORE))
 			eng->load_complete = true;
 	}
 	mutex_unlock(&eng->state_lock);
@@ -630,7 +794,8 @@ static ssize_t vfio_mig_write(struct file *filp, const char __user *ubuf,
 		size_t n;
 
 		if (f->have_prev && !f->hdr_got &&
-		    f->prev.type == VFIO_MIG_RECORD_FINAL) {
+		    f->prev.type == VFIO_MIG_RECORD_FINAL &&
+		    !(f->prev.flags & VFIO_MIG_RECORD_F_MORE)) {
 			/* Nothing follows FINAL: not even part of a header */
 			struct vfio_mig_parse_err err = {
 				.what = "bytes after the final record",
@@ -690,9 +855,8 @@ static long vfio_mig_ioctl(struct file *filp, unsigned int cmd,
 {
 	struct vfio_mig_file *f = filp->private_data;
 	struct vfio_mig_engine *eng = f->eng;
-	struct vfio_precopy_info info;
+	struct vfio_precopy_info info, est = {};
 	unsigned long minsz;
-	u64 estimate = 0;
 	int rc;
 
 	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
@@ -712,16 +876,15 @@ static long vfio_mig_ioctl(struct file *filp, unsigned int cmd,
 		   !vfio_mig_precopy(eng->state)) {
 		rc = -EINVAL;
 	} else {
-		rc = vfio_mig_precopy_more(eng, f, &estimate);
+		rc = vfio_mig_more(eng, f, &est);
 		if (rc > 0)
 			rc = 0;
 	}
 	mutex_unlock(&eng->state_lock);
 	if (!rc) {
-		/* A queue that is not empty leaves @estimate 0 */
 		spin_lock(&f->qlock);
-		info.initial_bytes = f->initial_left;
-		info.dirty_bytes = f->dirty_left + estimate;
+		info.initial_bytes = f->initial_left + est.initial_bytes;
+		info.dirty_bytes = f->dirty_left + est.dirty_bytes;
 		spin_unlock(&f->qlock);
 	}
 	mutex_unlock(&f->lock);
@@ -732,9 +895,10 @@ static long vfio_mig_ioctl(struct file *filp, unsigned int cmd,
 }
 
 /*
- * PRE_COPY with nothing queued: would a read() get data now?  If the
- * limiter holds a change back, the hold timer wakes poll() when it ends;
- * a change of the context wakes it through vfio_mig_engine_changed().
+ * Nothing queued: would a read() get data now?  Yes while an image is
+ * unfinished (the FINAL one in STOP_COPY).  If the limiter holds a change
+ * back, the hold timer wakes poll() when it ends; a change of the context
+ * wakes it through vfio_mig_engine_changed().
  */
 static bool vfio_mig_poll_more(struct vfio_mig_file *f)
 {
@@ -744,7 +908,10 @@ static bool vfio_mig_poll_more(struct vfio_mig_file *f)
 	u64 hold;
 
 	mutex_lock(&eng->state_lock);
-	if (eng->saving == f && vfio_mig_precopy(eng->state)) {
+	if (eng->saving == f && f->next_type) {
+		/* Not while the device is reset: its session ends after */
+		more = !eng->resetting;
+	} else if (eng->saving == f && vfio_mig_precopy(eng->state)) {
 		eng->ops->dirty(eng, &d);
 		hold = vfio_mig_limiter_hold_ns(&eng->limiter, ktime_get_ns(),
 						&d);
@@ -895,10 +1062,12 @@ static struct file *vfio_mig_file_new(struct vfio_mig_engine *eng,
 	return filp;
 }
 
-/* Start a saving session with a first record of @type; state_lock held */
+/*
+ * Start a saving session whose first image is of @type (made as it is
+ * read); state_lock held
+ */
 static struct file *vfio_mig_save_start(struct vfio_mig_engine *eng, u8 type)
 {
-	struct vfio_mig_chunk *chunk;
 	struct vfio_mig_file *f;
 	struct file *filp;
 
@@ -906,17 +1075,9 @@ static struct file *vfio_mig_save_start(struct vfio_mig_engine *eng, u8 type)
 	if (IS_ERR(filp))
 		return filp;
 	f = filp->private_data;
-	chunk = vfio_mig_make(eng, f, type);
-	if (IS_ERR(chunk)) {
-		fput(filp);
-		return ERR_CAST(chunk);
-	}
-	if (type == VFIO_MIG_RECORD_INITIAL) {
+	f->next_type = type;
+	if (type == VFIO_MIG_RECORD_INITIAL)
 		vfio_mig_limiter_init(&eng->limiter, &eng->cfg);
-		vfio_mig_limiter_produced(&eng->limiter, ktime_get_ns(),
-					  chunk->len);
-	}
-	vfio_mig_queue(f, chunk);
 	eng->saving = f;
 	return filp;
 }
@@ -927,7 +1088,6 @@ static struct file *vfio_mig_step(struct vfio_mig_engine *eng,
 {
 	enum vfio_device_mig_state cur = eng->state;
 	enum vfio_mig_run run = vfio_mig_run_of(cur);
-	struct vfio_mig_chunk *chunk;
 	struct file *filp = NULL;
 	int rc;
 
@@ -961,16 +1121,16 @@ static struct file *vfio_mig_step(struct vfio_mig_engine *eng,
 		filp = vfio_mig_save_start(eng, VFIO_MIG_RECORD_FINAL);
 	} else if (next == VFIO_DEVICE_STATE_STOP_COPY) {
 		/*
-		 * From PRE_COPY_P2P, the device now stopped: finish the
-		 * session's stream, unless userspace closed its file.
+		 * From PRE_COPY_P2P, the device now stopped: the FINAL image
+		 * is what the session's stream carries next, made as it is
+		 * read; it cuts short an image the records made so far left
+		 * unfinished.  Nothing if userspace closed its file.
 		 */
-		chunk = eng->saving ? vfio_mig_make(eng, eng->saving,
-						    VFIO_MIG_RECORD_FINAL) :
-				      NULL;
-		if (IS_ERR(chunk))
-			filp = ERR_CAST(chunk);
-		else if (chunk)
-			vfio_mig_queue(eng->saving, chunk);
+		if (eng->saving) {
+			eng->saving->next_type = VFIO_MIG_RECORD_FINAL;
+			eng->saving->next_flags = 0;
+			wake_up_interruptible(&eng->saving->wq);
+		}
 	} else if (vfio_mig_precopy(next) && !vfio_mig_precopy(cur)) {
 		filp = vfio_mig_save_start(eng, VFIO_MIG_RECORD_INITIAL);
 	} else if (next == VFIO_DEVICE_STATE_RESUMING) {
@@ -985,18 +1145,12 @@ static struct file *vfio_mig_step(struct vfio_mig_engine *eng,
 		vfio_mig_disable(eng->saving);
 	}
 
-	if (IS_ERR(filp)) {
-		/* Leave the device as it was, or, if it cannot be, in ERROR */
-		if (vfio_mig_run_of(next) != run &&
-		    eng->ops->set_run(eng, run)) {
-			dev_warn(&eng->vdev->device,
-				 "migration: could not undo a failed arc; the device needs a reset\n");
-			if (eng->saving)
-				vfio_mig_disable(eng->saving);
-			eng->state = VFIO_DEVICE_STATE_ERROR;
-		}
+	/*
+	 * Only arcs that leave how the device runs alone start a session:
+	 * an arc that fails after set_run has nothing to undo
+	 */
+	if (IS_ERR(filp))
 		return filp;
-	}
 	eng->state = next;
 	return filp;
 }
@@ -1027,11 +1181,6 @@ struct file *vfio_mig_engine_set_state(struct vfio_mig_engine *eng,
 
 	mutex_lock(&eng->state_lock);
 	while (eng->state != new_state) {
-		/* Out of ERROR only by a reset (VFIO_DEVICE_RESET) */
-		if (eng->state == VFIO_DEVICE_STATE_ERROR) {
-			filp = ERR_PTR(-EINVAL);
-			break;
-		}
 		/* The device is being reset: the engine will be, after it */
 		if (eng->resetting) {
 			filp = ERR_PTR(-EBUSY);
@@ -1085,9 +1234,9 @@ EXPORT_SYMBOL_GPL(vfio_mig_engine_get_state);
  * @eng: the device's engine
  * @stop_copy_length: the estimated bytes of the STOP_COPY data
  *
- * The driver's estimate of a FINAL image plus its record header; any state.
- * In a PRE_COPY session that has made an image the FINAL may be a delta,
- * and the driver estimates that.
+ * The driver's estimate of a FINAL image in its records; any state.
+ * In a PRE_COPY session that has sent a whole image the FINAL may be a
+ * delta, and the driver estimates that.
  *
  * Return: 0.
  */
@@ -1097,14 +1246,14 @@ int vfio_mig_engine_data_size(struct vfio_mig_engine *eng,
 	bool delta_ok;
 
 	mutex_lock(&eng->state_lock);
-	delta_ok = eng->saving && vfio_mig_precopy(eng->state) &&
-		   eng->saving->next_seq > 0;
+	delta_ok = eng->saving && eng->saving->whole &&
+		   (vfio_mig_precopy(eng->state) ||
+		    eng->state == VFIO_DEVICE_STATE_STOP_COPY);
 	/* Userspace waits for the device to fit its downtime limit */
-	if (delta_ok)
+	if (delta_ok && vfio_mig_precopy(eng->state))
 		vfio_mig_limiter_asked(&eng->limiter, ktime_get_ns());
-	*stop_copy_length = sizeof(struct vfio_mig_record_hdr) +
-			    min(eng->ops->data_size(eng, delta_ok),
-				eng->max_payload);
+	*stop_copy_length = vfio_mig_framed(eng,
+					    eng->ops->data_size(eng, delta_ok));
 	mutex_unlock(&eng->state_lock);
 	return 0;
 }

@@ -44,7 +44,7 @@ struct met_state {
 	 * fail_skip[kind] calls of it pass
 	 */
 	u32 fail;
-	u32 fail_skip[MET_FAIL_COMMIT + 1];
+	u32 fail_skip[MET_FAIL_SAVE_LATE + 1];
 };
 
 static struct test_mdev_parent met;
@@ -92,22 +92,34 @@ static int met_save(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 	struct met_state *m = eng_to_met(eng);
 	bool full = type == VFIO_MIG_RECORD_INITIAL ||
 		    (type == VFIO_MIG_RECORD_FINAL && !delta_ok);
+	bool start = !(*flags & VFIO_MIG_RECORD_F_MORE);
 	__le64 size = cpu_to_le64(m->ctx.size);
 	int rc = 0;
 
 	mutex_lock(&m->lock);
 	if (met_fail(m, MET_FAIL_SAVE))
 		rc = -EIO;
-	else if (full)
+	else if (full && start)
 		rc = vfio_mig_buf_put_tlv(buf, MET_TLV_CONFIG,
 					  VFIO_MIG_TLV_F_REQUIRED, &size,
 					  sizeof(size));
-	else if (type == VFIO_MIG_RECORD_FINAL)
+	else if (!full && type == VFIO_MIG_RECORD_FINAL)
 		*flags |= VFIO_MIG_RECORD_F_DELTA;
 	if (!rc)
-		rc = vfio_mig_blocks_save(&m->ctx, buf, MET_TLV_BLOCK, full);
+		rc = vfio_mig_blocks_save(&m->ctx, buf, MET_TLV_BLOCK, full,
+					  start);
+	/* A failure once the blocks are in: they must be put back */
+	if (rc >= 0 && met_fail(m, MET_FAIL_SAVE_LATE)) {
+		vfio_mig_blocks_save_end(&m->ctx, false);
+		rc = -EIO;
+	}
+	/* The blocks left go in the image's next record */
+	if (rc == 1)
+		*flags |= VFIO_MIG_RECORD_F_MORE;
+	else if (!rc)
+		*flags &= ~VFIO_MIG_RECORD_F_MORE;
 	mutex_unlock(&m->lock);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static void met_save_end(struct vfio_mig_engine *eng, bool commit)
@@ -135,7 +147,7 @@ static u64 met_data_size(struct vfio_mig_engine *eng, bool delta_ok)
 
 	mutex_lock(&m->lock);
 	size = vfio_mig_tlv_size(sizeof(__le64)) +
-	       m->ctx.size / MET_BLOCK *
+	       (delta_ok ? m->ctx.ndirty : m->ctx.size / MET_BLOCK) *
 	       vfio_mig_tlv_size(VFIO_MIG_BLOCK_TLV_LEN);
 	mutex_unlock(&m->lock);
 	return size;
@@ -187,9 +199,6 @@ static int met_load(struct vfio_mig_engine *eng,
 		    struct vfio_mig_parse_err *err)
 {
 	struct met_state *m = eng_to_met(eng);
-	bool full = rec->type == VFIO_MIG_RECORD_INITIAL ||
-		    (rec->type == VFIO_MIG_RECORD_FINAL &&
-		     !(rec->flags & VFIO_MIG_RECORD_F_DELTA));
 	int rc;
 
 	mutex_lock(&m->lock);
@@ -198,11 +207,11 @@ static int met_load(struct vfio_mig_engine *eng,
 		err->what = "injected load failure";
 		goto out;
 	}
-	rc = vfio_mig_blocks_load_begin(&m->ctx);
+	rc = vfio_mig_blocks_load_begin(&m->ctx, rec);
 	if (!rc)
 		rc = vfio_mig_tlv_parse(&met_tlv_set, rec, payload, m, err);
 	if (!rc)
-		rc = vfio_mig_blocks_load_end(&m->ctx, full, err);
+		rc = vfio_mig_blocks_load_end(&m->ctx, rec, err);
 out:
 	mutex_unlock(&m->lock);
 	return rc;
@@ -337,7 +346,7 @@ static ssize_t met_write(struct vfio_device *vdev, const char __user *ubuf,
 		rc = met_resize(m, cmd.length);
 		break;
 	case MET_CMD_FAIL:
-		if (cmd.value < MET_FAIL_SAVE || cmd.value > MET_FAIL_COMMIT)
+		if (cmd.value < MET_FAIL_SAVE || cmd.value > MET_FAIL_SAVE_LATE)
 			return -EINVAL;
 		if (cmd.offset > U32_MAX)
 			return -EINVAL;

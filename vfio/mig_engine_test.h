@@ -31,11 +31,16 @@ enum met_op {
 	MET_CMD_FAIL,
 };
 
+/*
+ * MET_FAIL_SAVE fails a save before it saved anything, MET_FAIL_SAVE_LATE
+ * after its blocks were in the record (the driver puts them back)
+ */
 enum met_fail {
 	MET_FAIL_SAVE = 1,
 	MET_FAIL_LOAD,
 	MET_FAIL_SET_RUN,
 	MET_FAIL_COMMIT,
+	MET_FAIL_SAVE_LATE,
 };
 
 /**

@@ -241,17 +241,10 @@ bool vfio_mig_limiter_may_produce(struct vfio_mig_limiter *lim, u64 now_ns,
 }
 EXPORT_SYMBOL_GPL(vfio_mig_limiter_may_produce);
 
-/**
- * vfio_mig_limiter_produced() - an image was produced
- * @lim: the limiter
- * @now_ns: the current time
- * @bytes: its size
- */
-void vfio_mig_limiter_produced(struct vfio_mig_limiter *lim, u64 now_ns,
-			       u64 bytes)
+/* An image, or another record of it, was made: it counts from now */
+static void vfio_mig_limiter_made(struct vfio_mig_limiter *lim, u64 now_ns,
+				  u64 bytes)
 {
-	if (lim->verdict == VFIO_MIG_WANTED)
-		lim->wanted_ns = max(now_ns, 1ULL);
 	/* Until a request is held again, questions do not count */
 	lim->verdict = VFIO_MIG_COOL;
 	/* A clock that reads 0 would look like "no image yet" */
@@ -263,10 +256,41 @@ void vfio_mig_limiter_produced(struct vfio_mig_limiter *lim, u64 now_ns,
 	lim->held_dirty = 0;
 	lim->asked = 0;
 	lim->asked_ns = 0;
+}
+
+/**
+ * vfio_mig_limiter_produced() - an image was produced
+ * @lim: the limiter
+ * @now_ns: the current time
+ * @bytes: its size (of its first record, when it takes several)
+ */
+void vfio_mig_limiter_produced(struct vfio_mig_limiter *lim, u64 now_ns,
+			       u64 bytes)
+{
+	if (lim->verdict == VFIO_MIG_WANTED)
+		lim->wanted_ns = max(now_ns, 1ULL);
+	vfio_mig_limiter_made(lim, now_ns, bytes);
 	lim->stats.images++;
 	lim->stats.bytes_produced += bytes;
 }
 EXPORT_SYMBOL_GPL(vfio_mig_limiter_produced);
+
+/**
+ * vfio_mig_limiter_grew() - another record of the last image was produced
+ * @lim: the limiter
+ * @now_ns: the current time
+ * @bytes: the record's size
+ *
+ * An image in several records is judged from its latest one: what became
+ * stale counts from when the last of it went out.
+ */
+void vfio_mig_limiter_grew(struct vfio_mig_limiter *lim, u64 now_ns,
+			   u64 bytes)
+{
+	vfio_mig_limiter_made(lim, now_ns, lim->last_image_bytes + bytes);
+	lim->stats.bytes_produced += bytes;
+}
+EXPORT_SYMBOL_GPL(vfio_mig_limiter_grew);
 
 /**
  * vfio_mig_limiter_drained() - userspace has read the last image entirely

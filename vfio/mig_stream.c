@@ -17,7 +17,13 @@
  *   DELTA ...               changes, during PRE_COPY
  *   FINAL                   in STOP_COPY: a full image, or (F_DELTA) changes
  *
- * Without PRE_COPY the stream is a single FINAL.  Records are numbered from
+ * Without PRE_COPY the stream is a single FINAL image.  An image may take
+ * several records: each but its last has F_MORE, and the next one is of
+ * the same type and flags.  That lets a source hand out an image as it
+ * makes it, in records of a bounded size, and a target load it as it comes.
+ * The device stopping may cut an INITIAL or DELTA image short: its FINAL
+ * record follows at once (after a cut INITIAL, a full one).  Records are
+ * numbered from
  * 0 (@seq), and both the header and the payload carry a CRC-32, so that the
  * target applies only whole, intact records in their order: a truncated,
  * lost, repeated, reordered or corrupted record is rejected before any of
@@ -166,6 +172,7 @@ int vfio_mig_record_hdr_check(const struct vfio_mig_record_hdr *hdr,
 	rec->seq = le32_to_cpu(copy.seq);
 	rec->length = length;
 	rec->payload_crc = le32_to_cpu(copy.payload_crc);
+	rec->first = true;
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vfio_mig_record_hdr_check);
@@ -191,49 +198,81 @@ EXPORT_SYMBOL_GPL(vfio_mig_record_payload_check);
 /**
  * vfio_mig_record_follows() - may a record come next in the stream?
  * @prev: the last record accepted, or NULL before the first
- * @rec: the record read now, its header checked
+ * @rec: the record read now, its header checked; @rec->first is set
  * @err: where a failure is described; may be NULL
  *
- * The first record is number 0 and a full image (INITIAL, or a FINAL
- * without F_DELTA when there was no PRE_COPY); each next one is numbered
- * one more; DELTA and FINAL with F_DELTA need an image before them; nothing
- * follows a FINAL.
+ * The first record is number 0 and starts a full image (INITIAL, or a
+ * FINAL without F_DELTA when there was no PRE_COPY); each next one is
+ * numbered one more.  After a record with F_MORE comes the rest of its
+ * image, a record of the same type and flags, or, when an INITIAL or DELTA
+ * image was cut short, the FINAL record (a full one after a cut INITIAL).
+ * DELTA and FINAL with F_DELTA need a whole image before them; nothing
+ * follows the last record of the FINAL image.
  *
  * Return: 0 or -EINVAL.
  */
 int vfio_mig_record_follows(const struct vfio_mig_record *prev,
-			    const struct vfio_mig_record *rec,
+			    struct vfio_mig_record *rec,
 			    struct vfio_mig_parse_err *err)
 {
 	bool delta = rec->type == VFIO_MIG_RECORD_DELTA ||
 		     (rec->flags & VFIO_MIG_RECORD_F_DELTA);
 	size_t seq_off = offsetof(struct vfio_mig_record_hdr, seq);
+	size_t type_off = offsetof(struct vfio_mig_record_hdr, type);
+	bool more;
 
+	rec->first = true;
 	if (!prev) {
 		if (rec->seq)
 			return mig_fail(err, -EINVAL, seq_off,
 					"first record is not number 0");
 		if (delta)
-			return mig_fail(err, -EINVAL,
-					offsetof(struct vfio_mig_record_hdr,
-						 type),
+			return mig_fail(err, -EINVAL, type_off,
 					"stream starts with a delta");
 		return 0;
 	}
-	if (prev->type == VFIO_MIG_RECORD_FINAL)
-		return mig_fail(err, -EINVAL,
-				offsetof(struct vfio_mig_record_hdr, type),
+	more = prev->flags & VFIO_MIG_RECORD_F_MORE;
+	if (prev->type == VFIO_MIG_RECORD_FINAL && !more)
+		return mig_fail(err, -EINVAL, type_off,
 				"record after the final one");
 	if (rec->seq != prev->seq + 1)
 		return mig_fail(err, -EINVAL, seq_off,
 				"record out of sequence (lost, repeated or reordered)");
+	if (more && rec->type == prev->type) {
+		if ((rec->flags ^ prev->flags) & VFIO_MIG_RECORD_F_DELTA)
+			return mig_fail(err, -EINVAL,
+					offsetof(struct vfio_mig_record_hdr,
+						 flags),
+					"image goes on with other flags");
+		rec->first = false;
+		return 0;
+	}
+	if (more && rec->type != VFIO_MIG_RECORD_FINAL)
+		return mig_fail(err, -EINVAL, type_off,
+				"image cut short by a record other than the final one");
+	if (more && prev->type == VFIO_MIG_RECORD_INITIAL && delta)
+		return mig_fail(err, -EINVAL, type_off,
+				"delta after an unfinished initial image");
 	if (rec->type == VFIO_MIG_RECORD_INITIAL)
-		return mig_fail(err, -EINVAL,
-				offsetof(struct vfio_mig_record_hdr, type),
+		return mig_fail(err, -EINVAL, type_off,
 				"second initial image");
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vfio_mig_record_follows);
+
+/**
+ * vfio_mig_record_full() - does the record belong to a full image?
+ * @rec: the record
+ *
+ * Return: true for an INITIAL record and a FINAL one without F_DELTA.
+ */
+bool vfio_mig_record_full(const struct vfio_mig_record *rec)
+{
+	return rec->type == VFIO_MIG_RECORD_INITIAL ||
+	       (rec->type == VFIO_MIG_RECORD_FINAL &&
+		!(rec->flags & VFIO_MIG_RECORD_F_DELTA));
+}
+EXPORT_SYMBOL_GPL(vfio_mig_record_full);
 
 /**
  * vfio_mig_tlv_size() - bytes a TLV takes in a payload
@@ -310,21 +349,32 @@ static int tlv_check_missing(const struct vfio_mig_tlv_set *set,
  * once the parse returned 0 (parse into a staging copy, or parse twice, the
  * first time with callbacks that only check).
  *
+ * An image in several records is parsed as one TLV sequence when
+ * @rec->image keeps the parse's place between them: the order carries on
+ * from the previous record unless @rec->first, and a full image's
+ * required types are looked for once its last record (no F_MORE) is in.
+ *
  * Return: 0, -EINVAL, -EPROTO, or a callback's error.
  */
 int vfio_mig_tlv_parse(const struct vfio_mig_tlv_set *set,
 		       const struct vfio_mig_record *rec, const void *payload,
 		       void *priv, struct vfio_mig_parse_err *err)
 {
-	bool full = rec->type == VFIO_MIG_RECORD_INITIAL ||
-		    (rec->type == VFIO_MIG_RECORD_FINAL &&
-		     !(rec->flags & VFIO_MIG_RECORD_F_DELTA));
+	bool full = vfio_mig_record_full(rec);
+	struct vfio_mig_image *img = rec->image;
 	const u8 *p = payload;
 	u64 off = 0, left = rec->length;
 	unsigned int d = 0;
 	bool seen = false, have_prev = false;
 	u16 prev_type = 0;
 	int rc;
+
+	if (img && !rec->first) {
+		have_prev = img->have_prev;
+		prev_type = img->prev_type;
+		d = img->desc;
+		seen = img->seen;
+	}
 
 	while (left) {
 		struct vfio_mig_tlv_hdr th;
@@ -401,6 +451,17 @@ int vfio_mig_tlv_parse(const struct vfio_mig_tlv_set *set,
 		left -= padded;
 	}
 
+	if (rec->flags & VFIO_MIG_RECORD_F_MORE) {
+		/* The image goes on: its end is checked with its last record */
+		if (img)
+			*img = (struct vfio_mig_image){
+				.have_prev = have_prev,
+				.prev_type = prev_type,
+				.desc = d,
+				.seen = seen,
+			};
+		return 0;
+	}
 	if (d >= set->ndescs)
 		return 0;
 	rc = tlv_check_missing(set, d, d + 1, full && !seen, off, err);

@@ -388,10 +388,11 @@ static int igbv_load_cb(struct vfio_mig_engine *eng,
 	struct igbv_load *load;
 	int rc;
 
+	/* The source makes one small record: anything else is not igbvf's */
 	if (rec->type != VFIO_MIG_RECORD_FINAL ||
-	    rec->flags & VFIO_MIG_RECORD_F_DELTA) {
+	    rec->flags & (VFIO_MIG_RECORD_F_DELTA | VFIO_MIG_RECORD_F_MORE)) {
 		err->offset = 0;
-		err->what = "not a full final image";
+		err->what = "not a full final image in one record";
 		return -EINVAL;
 	}
 	load = kzalloc(sizeof(*load), GFP_KERNEL);

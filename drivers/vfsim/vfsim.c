@@ -60,7 +60,8 @@
 #define VFSIM_REGION_SHIFT 40
 #define VFSIM_REGION(index) ((u64)(index) << VFSIM_REGION_SHIFT)
 #define VFSIM_DEFAULT_CTX (4ULL << 20)
-#define VFSIM_MAX_CTX (256ULL << 20)
+/* The context is the device's memory; an image is never whole in memory */
+#define VFSIM_MAX_CTX SZ_1G
 /* The worker's period, and the most records it writes in one period */
 #define VFSIM_TICK_MS 10
 #define VFSIM_MAX_BURST 256
@@ -99,6 +100,17 @@ struct vfsim {
 	/* Loading: the registers and debts of the last record that had them */
 	struct vfsim_tlv_state staged;
 	struct vfsim_tlv_pending staged_pending;
+	/*
+	 * The image being saved still has its pending TLV to carry; the
+	 * registers and debts it carries, taken when it started, so that an
+	 * image of several records is one snapshot of them
+	 */
+	bool save_tail;
+	struct vfsim_tlv_state save_st;
+	struct vfsim_tlv_pending save_pend;
+	/* The image being loaded carried a state, a pending TLV so far */
+	bool image_state;
+	bool image_pending;
 	/* Traffic was set in sysfs: a reset keeps it going */
 	bool sysfs_traffic;
 	/* Capabilities, for ablations: set while the device is not open */
@@ -337,45 +349,66 @@ static void vfsim_pending_get(struct vfsim *vf, struct vfsim_tlv_pending *p)
 	};
 }
 
+/*
+ * An image is the configuration (full images), the registers (not in a
+ * delta), the blocks, and what is pending (not in a delta), in that TLV
+ * order, over as many records as the blocks take
+ */
 static int vfsim_save(struct vfio_mig_engine *eng, u8 type, bool delta_ok,
 		      struct vfio_mig_buf *buf, u8 *flags)
 {
 	struct vfsim *vf = eng_to_vfsim(eng);
 	bool full = type == VFIO_MIG_RECORD_INITIAL ||
 		    (type == VFIO_MIG_RECORD_FINAL && !delta_ok);
+	bool start = !(*flags & VFIO_MIG_RECORD_F_MORE);
 	struct vfsim_tlv_config cfg = {
 		.ctx_size = cpu_to_le64(vf->ctx.size),
 		.block = cpu_to_le32(VFIO_MIG_BLOCK),
 	};
-	struct vfsim_tlv_pending pend;
-	struct vfsim_tlv_state st;
-	int rc = 0;
+	int rc = 0, more;
 
 	mutex_lock(&vf->lock);
-	vfsim_state_get(vf, &st);
-	vfsim_pending_get(vf, &pend);
-	if (full)
+	if (start) {
+		vfsim_state_get(vf, &vf->save_st);
+		vfsim_pending_get(vf, &vf->save_pend);
+	}
+	if (full && start)
 		rc = vfio_mig_buf_put_tlv(buf, VFSIM_TLV_CONFIG,
 					  VFIO_MIG_TLV_F_REQUIRED, &cfg,
 					  sizeof(cfg));
-	else if (type == VFIO_MIG_RECORD_FINAL)
+	else if (!full && type == VFIO_MIG_RECORD_FINAL)
 		*flags |= VFIO_MIG_RECORD_F_DELTA;
 	/* The registers only mean something in the first and last image */
-	if (!rc && type != VFIO_MIG_RECORD_DELTA)
+	if (!rc && start && type != VFIO_MIG_RECORD_DELTA)
 		rc = vfio_mig_buf_put_tlv(buf, VFSIM_TLV_STATE,
-					  VFIO_MIG_TLV_F_REQUIRED, &st,
-					  sizeof(st));
-	if (!rc)
-		rc = vfio_mig_blocks_save(&vf->ctx, buf, VFSIM_TLV_BLOCK, full);
-	/* TLVs go in ascending type order: the blocks (3) come before it */
-	if (!rc && type != VFIO_MIG_RECORD_DELTA) {
+					  VFIO_MIG_TLV_F_REQUIRED, &vf->save_st,
+					  sizeof(vf->save_st));
+	if (rc)
+		goto out;
+	more = vfio_mig_blocks_save(&vf->ctx, buf, VFSIM_TLV_BLOCK, full,
+				    start);
+	*flags |= VFIO_MIG_RECORD_F_MORE;
+	vf->save_tail = type != VFIO_MIG_RECORD_DELTA;
+	if (!more && vf->save_tail) {
+		/* Blocks (3) first: TLVs go in ascending type order */
 		rc = vfio_mig_buf_put_tlv(buf, VFSIM_TLV_PENDING,
-					  VFIO_MIG_TLV_F_REQUIRED, &pend,
-					  sizeof(pend));
-		/* The engine calls save_end only for a save that worked */
-		if (rc)
-			vfio_mig_blocks_save_end(&vf->ctx, false);
+					  VFIO_MIG_TLV_F_REQUIRED,
+					  &vf->save_pend,
+					  sizeof(vf->save_pend));
+		/* No room left: it goes alone in the image's last record */
+		if (rc == -EFBIG) {
+			rc = 0;
+		} else if (!rc) {
+			*flags &= ~VFIO_MIG_RECORD_F_MORE;
+			vf->save_tail = false;
+		}
+	} else if (!more) {
+		*flags &= ~VFIO_MIG_RECORD_F_MORE;
 	}
+	/* The engine calls save_end only for a save that worked */
+	if (rc)
+		vfio_mig_blocks_save_end(&vf->ctx, false);
+out:
 	mutex_unlock(&vf->lock);
 	return rc;
 }
@@ -395,6 +428,8 @@ static void vfsim_dirty(struct vfio_mig_engine *eng, struct vfio_mig_dirty *d)
 
 	mutex_lock(&vf->lock);
 	vfio_mig_blocks_dirty(&vf->ctx, d);
+	if (vf->save_tail)
+		d->rest += vfio_mig_tlv_size(sizeof(struct vfsim_tlv_pending));
 	mutex_unlock(&vf->lock);
 }
 
@@ -515,21 +550,27 @@ static int vfsim_load(struct vfio_mig_engine *eng,
 		      struct vfio_mig_parse_err *err)
 {
 	struct vfsim *vf = eng_to_vfsim(eng);
-	bool full = rec->type == VFIO_MIG_RECORD_INITIAL ||
-		    (rec->type == VFIO_MIG_RECORD_FINAL &&
-		     !(rec->flags & VFIO_MIG_RECORD_F_DELTA));
 	struct vfsim_load load = { .vf = vf };
 	int rc;
 
 	mutex_lock(&vf->lock);
-	rc = vfio_mig_blocks_load_begin(&vf->ctx);
+	if (rec->first) {
+		vf->image_state = false;
+		vf->image_pending = false;
+	}
+	rc = vfio_mig_blocks_load_begin(&vf->ctx, rec);
 	if (!rc)
 		rc = vfio_mig_tlv_parse(&vfsim_tlv_set, rec, payload, &load,
 					err);
 	if (!rc)
-		rc = vfio_mig_blocks_load_end(&vf->ctx, full, err);
+		rc = vfio_mig_blocks_load_end(&vf->ctx, rec, err);
+	if (!rc) {
+		vf->image_state |= load.state_seen;
+		vf->image_pending |= load.pending_seen;
+	}
 	if (!rc && rec->type == VFIO_MIG_RECORD_FINAL &&
-	    (!load.state_seen || !load.pending_seen)) {
+	    !(rec->flags & VFIO_MIG_RECORD_F_MORE) &&
+	    (!vf->image_state || !vf->image_pending)) {
 		rc = -EINVAL;
 		err->offset = 0;
 		err->what = "final image without the device state";
@@ -995,6 +1036,7 @@ static int vfsim_init(struct vfio_device *vdev)
 	vf->precopy = true;
 	vf->p2p = true;
 	vf->dma_logging = true;
+	/* A target takes an image in one record too, as older sources sent */
 	vfio_mig_engine_init(&vf->eng, vdev, &vfsim_engine_ops,
 			     VFSIM_MAX_CTX + VFSIM_MAX_CTX / 64);
 	vdev->mig_ops = &vfsim_mig_ops;

@@ -12,6 +12,7 @@
 struct vfio_mig_buf;
 struct vfio_mig_dirty;
 struct vfio_mig_parse_err;
+struct vfio_mig_record;
 
 #define VFIO_MIG_BLOCK 4096
 /* A block TLV's value: __le64 block index, then the block */
@@ -27,13 +28,16 @@ struct vfio_mig_parse_err;
  * @saving: the blocks of the save not yet committed or thrown away
  * @nsaving: bits set in @saving
  * @save_pending: a save waits for vfio_mig_blocks_save_end()
- * @sent: the blocks of the last committed image
+ * @save_first: the pending save started its image
+ * @sent: the blocks of the last image, of its records committed so far
  * @nsent: bits set in @sent
- * @nstale: blocks of @sent written since it was committed
+ * @nstale: blocks of @sent written since they were committed
+ * @todo: the blocks the image being saved has still to carry
+ * @ntodo: bits set in @todo
  * @stage: loading: the context being built, NULL when not loading
  * @staged_full: a full image was loaded into @stage
- * @next: loading a record: the lowest block index allowed next
- * @loaded: loading a record: blocks in it so far
+ * @next: loading an image: the lowest block index allowed next
+ * @loaded: loading an image: blocks in it so far
  *
  * The owner serialises every call for one context.
  */
@@ -46,9 +50,12 @@ struct vfio_mig_blocks {
 	unsigned long *saving;
 	u64 nsaving;
 	bool save_pending;
+	bool save_first;
 	unsigned long *sent;
 	u64 nsent;
 	u64 nstale;
+	unsigned long *todo;
+	u64 ntodo;
 	u8 *stage;
 	bool staged_full;
 	u64 next;
@@ -59,13 +66,15 @@ int vfio_mig_blocks_alloc(struct vfio_mig_blocks *b, u64 size);
 void vfio_mig_blocks_free(struct vfio_mig_blocks *b);
 void vfio_mig_blocks_wrote(struct vfio_mig_blocks *b, u64 offset, u64 length);
 int vfio_mig_blocks_save(struct vfio_mig_blocks *b, struct vfio_mig_buf *buf,
-			 u16 tlv_type, bool full);
+			 u16 tlv_type, bool full, bool start);
 void vfio_mig_blocks_save_end(struct vfio_mig_blocks *b, bool commit);
 void vfio_mig_blocks_dirty(struct vfio_mig_blocks *b, struct vfio_mig_dirty *d);
-int vfio_mig_blocks_load_begin(struct vfio_mig_blocks *b);
+int vfio_mig_blocks_load_begin(struct vfio_mig_blocks *b,
+			       const struct vfio_mig_record *rec);
 int vfio_mig_blocks_consume(struct vfio_mig_blocks *b, const void *value,
 			    u32 length);
-int vfio_mig_blocks_load_end(struct vfio_mig_blocks *b, bool full,
+int vfio_mig_blocks_load_end(struct vfio_mig_blocks *b,
+			     const struct vfio_mig_record *rec,
 			     struct vfio_mig_parse_err *err);
 int vfio_mig_blocks_commit(struct vfio_mig_blocks *b);
 void vfio_mig_blocks_abort(struct vfio_mig_blocks *b);

@@ -11,6 +11,7 @@
 #include <linux/completion.h>
 #include <linux/kobject.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 #include <linux/wait.h>
@@ -34,20 +35,23 @@ enum vfio_mig_run {
 	VFIO_MIG_RUN_STOP,
 };
 
+/* The most bytes, header included, of a record the engine makes */
+#define VFIO_MIG_RECORD_MAX SZ_256K
+
 /**
  * struct vfio_mig_buf - a record being built by a driver's save callback
  * @data: the record: header room, then the payload written so far
  * @len: bytes used in @data
- * @size: bytes allocated for @data
- * @max: the most @len may grow to
+ * @max: bytes allocated for @data, the most @len may grow to
  *
  * Only the engine touches the fields; drivers append with
- * vfio_mig_buf_put(), vfio_mig_buf_put_tlv() and vfio_mig_buf_reserve().
+ * vfio_mig_buf_put(), vfio_mig_buf_put_tlv() and vfio_mig_buf_reserve(),
+ * which fail with -EFBIG when the record is full: the image then goes on
+ * in another record (VFIO_MIG_RECORD_F_MORE).
  */
 struct vfio_mig_buf {
 	u8 *data;
 	size_t len;
-	size_t size;
 	size_t max;
 };
 
@@ -59,36 +63,52 @@ struct vfio_mig_buf {
  *	changes it, before the engine's own work for the arc; on VFIO_MIG_RUN_P2P
  *	and VFIO_MIG_RUN_STOP the device must have finished every DMA and
  *	context change when this returns.  May fail with an errno; the device
- *	must then run as before.  When the engine undoes an arc whose later
- *	step failed and this call fails too, the device goes to ERROR.
- * @save: append one image's payload (TLVs, normally) to @buf.  @type is
- *	VFIO_MIG_RECORD_INITIAL (the whole context, PRE_COPY starts),
- *	VFIO_MIG_RECORD_DELTA (what changed since the previous image; an empty
- *	payload means nothing did) or VFIO_MIG_RECORD_FINAL (in STOP_COPY,
- *	device stopped).  For FINAL, @delta_ok says an earlier image of this
- *	stream went out: the driver may then send only what changed and set
- *	VFIO_MIG_RECORD_F_DELTA in *@flags.  What counts as changed must not
- *	be forgotten before @save_end says the record was committed.  Return
- *	0 or an errno.
+ *	must then run as before, and the arc fails.  Nothing in an arc that
+ *	calls it can fail after it: images are made as they are read.
+ * @save: append the payload (TLVs, normally) of one record of an image to
+ *	@buf.  @type is VFIO_MIG_RECORD_INITIAL (the whole context, PRE_COPY
+ *	starts), VFIO_MIG_RECORD_DELTA (what changed since the previous
+ *	image; an empty payload means nothing did) or VFIO_MIG_RECORD_FINAL
+ *	(in STOP_COPY, device stopped).  For FINAL, @delta_ok says a whole
+ *	earlier image of this stream went out: the driver may then send only
+ *	what changed and set VFIO_MIG_RECORD_F_DELTA in *@flags.  An image
+ *	bigger than @buf (at most VFIO_MIG_RECORD_MAX with the header, sized
+ *	by @data_size and @dirty's rest) goes in several records: the driver
+ *	fills this one, more than half of it, and sets
+ *	VFIO_MIG_RECORD_F_MORE in *@flags, and the engine calls again for the
+ *	next record as userspace reads, with F_MORE (and F_DELTA, if set)
+ *	already in *@flags on entry; *@flags is 0 on entry for the first
+ *	record of an image.  A FINAL image is made while userspace reads it,
+ *	never inside the STOP_COPY arc.  A PRE_COPY image may be cut short:
+ *	its next call is then the first of the FINAL image (with @delta_ok
+ *	false if the cut image was the INITIAL one).  What counts as changed
+ *	must not be forgotten before @save_end says the record was
+ *	committed.  Return 0 or an errno (a failed record is retried).
  * @save_end: optional: the record of the last successful @save was
  *	committed to the stream (@commit true: what it carried is sent) or
  *	thrown away (false: what it carried counts as changed again, so that
- *	a retried arc carries it).  Called once after every successful @save.
+ *	the retried read() carries it).  Called once after every successful
+ *	@save.
  * @dirty: fill @d: how many bytes of context changed since the previous
  *	image (what a DELTA would carry), the running count of bytes written,
- *	and, when the driver can tell, how many bytes of the last image were
- *	written again (vfio_mig_blocks_dirty() does it all).  Feeds
+ *	when the driver can tell, how many bytes of the last image were
+ *	written again, and what an unfinished image still has to carry
+ *	(vfio_mig_blocks_dirty() does it all).  Feeds
  *	VFIO_MIG_GET_PRECOPY_INFO and the limiter.
  * @data_size: the estimated payload size of a FINAL image, for
- *	VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.  @delta_ok as for @save: in a
- *	PRE_COPY session that sent an image, the FINAL may be a delta, and
+ *	VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, and of an image whose first
+ *	record the engine sizes by it (never under).  @delta_ok as for @save:
+ *	in a session that sent a whole image, the FINAL may be a delta, and
  *	the estimate should be of what changed (QEMU waits until its
  *	estimate fits the downtime limit).
  * @load: take one whole, intact record on the target: header and payload
  *	checksums and the record order are already checked.  Parse with
  *	vfio_mig_tlv_parse() into staging state; nothing may reach the running
- *	context before @load_end commits.  On error return an errno and fill
- *	@err (offsets relative to the payload).
+ *	context before @load_end commits.  Records of one image come one
+ *	after the other: @rec->first starts an image, F_MORE in @rec->flags
+ *	says it goes on, and @rec->image carries the TLV parse between them.
+ *	On error return an errno and fill @err (offsets relative to the
+ *	payload).
  * @load_end: RESUMING ends.  @commit: the whole stream, FINAL record
  *	included, was loaded and the device leaves RESUMING for STOP: make the
  *	staged state the device's.  Otherwise (reset, close, a failed stream)
@@ -132,7 +152,10 @@ struct vfio_mig_engine_counters {
  * struct vfio_mig_engine - one device's migration engine
  * @vdev: the vfio device
  * @ops: the driver's callbacks
- * @max_payload: the largest record payload the engine builds or accepts
+ * @max_payload: the largest record payload the engine accepts; it makes
+ *	records of at most VFIO_MIG_RECORD_MAX, or this and a header.  A
+ *	target accepts bigger records than a source makes, for sources that
+ *	put a whole image in one record
  * @state_lock: serialises state changes, image production and loading,
  *	and protects every field below
  * @state: the migration state

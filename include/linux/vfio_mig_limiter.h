@@ -17,12 +17,16 @@
  * @sent: bytes of context the last image carried, or 0 when the driver
  *	cannot tell which of them were written again
  * @stale: of those @sent bytes, the bytes written again since the image
+ * @rest: payload bytes the image being saved in several records still has
+ *	to carry, at least (never under: initial_bytes must not reach 0
+ *	before the INITIAL image was read), 0 when none is unfinished
  */
 struct vfio_mig_dirty {
 	u64 dirty;
 	u64 written;
 	u64 sent;
 	u64 stale;
+	u64 rest;
 };
 
 /**
@@ -63,7 +67,7 @@ enum vfio_mig_verdict {
 /**
  * struct vfio_mig_limiter_stats - what the limiter did, for sysfs
  * @images: images (initial and deltas) produced
- * @bytes_produced: bytes of those images
+ * @bytes_produced: bytes of those images, all their records
  * @bytes_suppressed: dirty bytes held back: for each hold (the requests
  *	between two images that got nothing new), the most that were dirty
  * @holds: requests answered "nothing new" while the context had changes
@@ -82,8 +86,9 @@ struct vfio_mig_limiter_stats {
  * struct vfio_mig_limiter - one session's limiter state
  * @cfg: the knobs, copied at init
  * @stats: counters
- * @last_image_ns: when the last image was produced; 0 before the first
- * @last_image_bytes: its size
+ * @last_image_ns: when the last image (its latest record) was produced; 0
+ *	before the first
+ * @last_image_bytes: its size so far
  * @drained_ns: when userspace read its last byte; 0 while it has not
  * @ref_ns: when the saturation reference was sampled; 0: not yet
  * @ref_dirty: the dirty count then
@@ -120,6 +125,8 @@ bool vfio_mig_limiter_may_produce(struct vfio_mig_limiter *lim, u64 now_ns,
 				  const struct vfio_mig_dirty *d);
 void vfio_mig_limiter_produced(struct vfio_mig_limiter *lim, u64 now_ns,
 			       u64 bytes);
+void vfio_mig_limiter_grew(struct vfio_mig_limiter *lim, u64 now_ns,
+			   u64 bytes);
 void vfio_mig_limiter_drained(struct vfio_mig_limiter *lim, u64 now_ns);
 void vfio_mig_limiter_request(struct vfio_mig_limiter *lim, u64 now_ns);
 void vfio_mig_limiter_asked(struct vfio_mig_limiter *lim, u64 now_ns);

@@ -35,7 +35,12 @@ enum vfio_mig_record_type {
 
 /* A FINAL record that holds only what changed since the previous record */
 #define VFIO_MIG_RECORD_F_DELTA BIT(0)
-#define VFIO_MIG_RECORD_FLAGS VFIO_MIG_RECORD_F_DELTA
+/*
+ * The image goes on in the next record, of the same type and flags; an
+ * INITIAL or DELTA image may instead be cut short by the FINAL record
+ */
+#define VFIO_MIG_RECORD_F_MORE BIT(1)
+#define VFIO_MIG_RECORD_FLAGS (VFIO_MIG_RECORD_F_DELTA | VFIO_MIG_RECORD_F_MORE)
 
 /**
  * struct vfio_mig_record_hdr - the header of every record, 32 bytes
@@ -84,12 +89,36 @@ struct vfio_mig_tlv_hdr {
 };
 
 /**
+ * struct vfio_mig_image - where the TLV parse of an image stands between
+ *	its records
+ * @have_prev: a TLV was parsed
+ * @prev_type: the type of the last TLV parsed
+ * @desc: the index of the descriptor the parse reached
+ * @seen: a TLV of descriptor @desc was in the image
+ *
+ * An image sent in several records (VFIO_MIG_RECORD_F_MORE) is one TLV
+ * sequence: types ascend across its records, and a full image's required
+ * types may be in any of them.  vfio_mig_tlv_parse() keeps this between
+ * the records of an image, and starts it afresh at an image's first record.
+ */
+struct vfio_mig_image {
+	bool have_prev;
+	u16 prev_type;
+	u32 desc;
+	bool seen;
+};
+
+/**
  * struct vfio_mig_record - a record header, checked and in CPU order
  * @type: enum vfio_mig_record_type
  * @flags: VFIO_MIG_RECORD_F_*
  * @seq: the record's number in the stream
  * @length: bytes of payload
  * @payload_crc: the payload's expected CRC-32
+ * @first: the record starts its image (set by vfio_mig_record_follows())
+ * @image: the image's parse state across its records, or NULL when the
+ *	record is parsed on its own (as the first and, without F_MORE, the
+ *	last of its image)
  */
 struct vfio_mig_record {
 	u8 type;
@@ -97,6 +126,8 @@ struct vfio_mig_record {
 	u32 seq;
 	u64 length;
 	u32 payload_crc;
+	bool first;
+	struct vfio_mig_image *image;
 };
 
 /* The TLV may come several times in a row */
@@ -152,8 +183,9 @@ int vfio_mig_record_payload_check(const struct vfio_mig_record *rec,
 				  const void *payload,
 				  struct vfio_mig_parse_err *err);
 int vfio_mig_record_follows(const struct vfio_mig_record *prev,
-			    const struct vfio_mig_record *rec,
+			    struct vfio_mig_record *rec,
 			    struct vfio_mig_parse_err *err);
+bool vfio_mig_record_full(const struct vfio_mig_record *rec);
 size_t vfio_mig_tlv_size(u32 length);
 size_t vfio_mig_tlv_put(void *buf, size_t avail, u16 type, u16 flags,
 			const void *value, u32 length);

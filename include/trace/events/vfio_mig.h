@@ -262,30 +262,36 @@ TRACE_EVENT(vfio_mig_engine_arc,
 /*
  * vfio_mig_engine_record - the engine made (@load 0) or loaded (@load 1)
  * one record of the migration stream: @type (1 INITIAL, 2 DELTA, 3 FINAL),
- * its sequence number @seq, @bytes with its header, and @ns the driver's
- * save or load callback took.
+ * its @flags (1 F_DELTA, 2 F_MORE: its image goes on in the next record),
+ * @first when it starts its image, its sequence number @seq, @bytes with
+ * its header, and @ns the driver's save or load callback took.
  */
 TRACE_EVENT(vfio_mig_engine_record,
-	    TP_PROTO(const char *dev, bool load, u8 type, u32 seq, u64 bytes,
-		     u64 ns),
-	    TP_ARGS(dev, load, type, seq, bytes, ns),
+	    TP_PROTO(const char *dev, bool load, u8 type, u8 flags, bool first,
+		     u32 seq, u64 bytes, u64 ns),
+	    TP_ARGS(dev, load, type, flags, first, seq, bytes, ns),
 	    TP_STRUCT__entry(__string(dev, dev)
 			     __field(u8, load)
 			     __field(u8, type)
+			     __field(u8, flags)
+			     __field(u8, first)
 			     __field(u32, seq)
 			     __field(u64, bytes)
 			     __field(u64, ns)),
 	    TP_fast_assign(__assign_str(dev);
 			   __entry->load = load;
 			   __entry->type = type;
+			   __entry->flags = flags;
+			   __entry->first = first;
 			   __entry->seq = seq;
 			   __entry->bytes = bytes;
 			   __entry->ns = ns;
 	    ),
-	    TP_printk("dev=%s %s type=%s seq=%u bytes=%llu ns=%llu",
+	    TP_printk("dev=%s %s type=%s flags=%u first=%u seq=%u bytes=%llu ns=%llu",
 		      __get_str(dev), __entry->load ? "load" : "save",
-		      vfio_mig_record_name(__entry->type), __entry->seq,
-		      __entry->bytes, __entry->ns)
+		      vfio_mig_record_name(__entry->type), __entry->flags,
+		      __entry->first, __entry->seq, __entry->bytes,
+		      __entry->ns)
 );
 
 /*

@@ -372,4 +372,27 @@ TEST(off_and_edges)
 	ASSERT_TRUE(vfio_mig_limiter_may_produce(&lim, U64_MAX, &d));
 }
 
+/*
+ * An image in several records counts once, its bytes all, and is judged
+ * from its last record: a hold's minimum interval runs from there
+ */
+TEST(image_in_records)
+{
+	struct vfio_mig_dirty d = { .dirty = 4096, .written = 4096 };
+	struct vfio_mig_limiter lim;
+
+	vfio_mig_limiter_init(&lim, &default_cfg);
+	vfio_mig_limiter_produced(&lim, MS, 256 << 10);
+	vfio_mig_limiter_grew(&lim, 50 * MS, 256 << 10);
+	vfio_mig_limiter_grew(&lim, 100 * MS, 1000);
+	ASSERT_EQ(1, lim.stats.images);
+	ASSERT_EQ((512 << 10) + 1000, lim.stats.bytes_produced);
+	ASSERT_EQ((512 << 10) + 1000, lim.last_image_bytes);
+	ASSERT_EQ(100 * MS, lim.last_image_ns);
+	ASSERT_EQ(default_cfg.min_interval_ns / 2,
+		  vfio_mig_limiter_hold_ns(&lim, 100 * MS +
+					   default_cfg.min_interval_ns / 2,
+					   &d));
+}
+
 TEST_HARNESS_MAIN

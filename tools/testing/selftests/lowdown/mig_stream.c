@@ -8,7 +8,8 @@
  * stream, checks each record header, its place in the sequence and its
  * payload, parses the TLVs into a staging copy of a toy device state and
  * applies it only when the record passed, and demands a FINAL record at the
- * end.  The tests check every rule one by one, then fuzz the reader with
+ * end.  Images may span records (F_MORE), the TLV parse carried between
+ * them.  The tests check every rule one by one, then fuzz the reader with
  * corrupt streams: truncated, bit-flipped, with records dropped, repeated or
  * swapped, and with TLVs mutated behind re-computed checksums.
  */
@@ -150,12 +151,14 @@ static void good_stream(struct stream *s, struct toy *t)
 static int read_stream(const u8 *buf, size_t len, struct toy *out,
 		       struct vfio_mig_parse_err *err)
 {
-	struct vfio_mig_record prev, rec;
+	struct vfio_mig_record prev, rec = {};
+	struct vfio_mig_image img = {};
 	bool have_prev = false;
 	size_t off = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	rec.image = &img;
 	while (off < len) {
 		struct vfio_mig_record_hdr hdr;
 		struct toy staging = *out;
@@ -187,7 +190,8 @@ static int read_stream(const u8 *buf, size_t len, struct toy *out,
 		prev = rec;
 		have_prev = true;
 	}
-	if (!have_prev || prev.type != VFIO_MIG_RECORD_FINAL) {
+	if (!have_prev || prev.type != VFIO_MIG_RECORD_FINAL ||
+	    (prev.flags & VFIO_MIG_RECORD_F_MORE)) {
 		err->what = "stream ended before the final record";
 		return -EINVAL;
 	}
@@ -343,6 +347,185 @@ TEST(record_sequence)
 	expect_read(&r, 0);
 }
 
+/* TLVs of the toy: config (if @config), chunks from @from to @to, counter */
+static size_t toy_part(u8 *p, const struct toy *t, bool config, u32 from,
+		       u32 to, bool counter)
+{
+	size_t n = 0;
+	u8 v[12];
+	u32 i;
+
+	if (config)
+		n += vfio_mig_tlv_put(p + n, MAX_PAYLOAD - n, T_CONFIG, 0,
+				      &t->config, 4);
+	for (i = from; i < to; i++) {
+		memcpy(v, &i, 4);
+		memcpy(v + 4, t->chunk[i], 8);
+		n += vfio_mig_tlv_put(p + n, MAX_PAYLOAD - n, T_CHUNK, 0, v,
+				      12);
+	}
+	if (counter)
+		n += vfio_mig_tlv_put(p + n, MAX_PAYLOAD - n, T_COUNTER, 0,
+				      &t->counter, 8);
+	return n;
+}
+
+/*
+ * A valid stream with images in several records: the INITIAL in two, a
+ * DELTA in two, a FINAL delta in three (one of them empty)
+ */
+static void split_stream(struct stream *s, struct toy *t)
+{
+	const u8 MORE = VFIO_MIG_RECORD_F_MORE, DELTA = VFIO_MIG_RECORD_F_DELTA;
+	u8 p[MAX_PAYLOAD];
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	memset(t, 0, sizeof(*t));
+	t->config = 0xabc;
+	memset(t->chunk, 0x55, sizeof(t->chunk));
+	t->counter = 9;
+	n = toy_part(p, t, true, 0, 2, false);
+	put_record(s, VFIO_MIG_RECORD_INITIAL, MORE, 0, p, n);
+	n = toy_part(p, t, false, 2, 4, true);
+	put_record(s, VFIO_MIG_RECORD_INITIAL, 0, 1, p, n);
+	memset(t->chunk[1], 0x66, 8);
+	memset(t->chunk[3], 0x77, 8);
+	n = toy_part(p, t, false, 1, 2, false);
+	put_record(s, VFIO_MIG_RECORD_DELTA, MORE, 2, p, n);
+	n = toy_part(p, t, false, 3, 4, false);
+	put_record(s, VFIO_MIG_RECORD_DELTA, 0, 3, p, n);
+	t->counter = 10;
+	memset(t->chunk[0], 0x88, 8);
+	n = toy_part(p, t, false, 0, 1, false);
+	put_record(s, VFIO_MIG_RECORD_FINAL, DELTA | MORE, 4, p, n);
+	/* A record of the image with nothing in it is allowed */
+	put_record(s, VFIO_MIG_RECORD_FINAL, DELTA | MORE, 5, p, 0);
+	n = toy_part(p, t, false, 0, 0, true);
+	put_record(s, VFIO_MIG_RECORD_FINAL, DELTA, 6, p, n);
+}
+
+/*
+ * Images in several records: the INITIAL in two, a DELTA in two, the
+ * FINAL in three; one TLV sequence per image, so the type order and a full
+ * image's required types are checked across its records.  An image cut
+ * short by the FINAL; every other record after F_MORE refused.
+ */
+TEST(images_in_records)
+{
+	const u8 MORE = VFIO_MIG_RECORD_F_MORE, DELTA = VFIO_MIG_RECORD_F_DELTA;
+	struct vfio_mig_parse_err err = {};
+	struct toy t = {}, got;
+	struct stream s = {};
+	u8 p[MAX_PAYLOAD];
+	size_t n;
+
+	split_stream(&s, &t);
+	ASSERT_EQ(0, read_stream(s.buf, s.len, &got, &err))
+		TH_LOG("%s", err.what);
+	ASSERT_EQ(0, memcmp(&t, &got, sizeof(t)));
+
+	/* The stream may not end inside the FINAL image */
+	ASSERT_NE(0, read_stream(s.buf, s.rec_off[6], &got, &err));
+	ASSERT_STREQ("stream ended before the final record", err.what);
+
+	/* Cut short: an INITIAL, then a full FINAL at once */
+	memset(&s, 0, sizeof(s));
+	n = toy_part(p, &t, true, 0, 2, false);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, MORE, 0, p, n);
+	n = toy_part(p, &t, true, 0, 4, true);
+	put_record(&s, VFIO_MIG_RECORD_FINAL, 0, 1, p, n);
+	ASSERT_EQ(0, read_stream(s.buf, s.len, &got, &err));
+	ASSERT_EQ(0, memcmp(&t, &got, sizeof(t)));
+	/* ... but not a FINAL delta: the INITIAL never ended */
+	rec_hdr(&s, 1)->flags = DELTA;
+	resign(&s, 1);
+	ASSERT_STREQ("delta after an unfinished initial image",
+		     expect_read(&s, -EINVAL));
+	/* ... nor a DELTA */
+	rec_hdr(&s, 1)->flags = 0;
+	rec_hdr(&s, 1)->type = VFIO_MIG_RECORD_DELTA;
+	resign(&s, 1);
+	ASSERT_STREQ("image cut short by a record other than the final one",
+		     expect_read(&s, -EINVAL));
+
+	/* A FINAL image goes on with its flags */
+	memset(&s, 0, sizeof(s));
+	n = toy_part(p, &t, true, 0, 4, true);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, 0, 0, p, n);
+	n = toy_part(p, &t, false, 0, 1, false);
+	put_record(&s, VFIO_MIG_RECORD_FINAL, DELTA | MORE, 1, p, n);
+	n = toy_part(p, &t, false, 1, 2, true);
+	put_record(&s, VFIO_MIG_RECORD_FINAL, 0, 2, p, n);
+	ASSERT_STREQ("image goes on with other flags",
+		     expect_read(&s, -EINVAL));
+
+	/* Types ascend across the records of an image */
+	memset(&s, 0, sizeof(s));
+	n = toy_part(p, &t, true, 0, 2, true);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, MORE, 0, p, n);
+	n = toy_part(p, &t, false, 2, 4, false);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, 0, 1, p, n);
+	n = toy_part(p, &t, true, 0, 4, true);
+	put_record(&s, VFIO_MIG_RECORD_FINAL, 0, 2, p, n);
+	ASSERT_STREQ("TLV types out of order", expect_read(&s, -EINVAL));
+	/* A type that may not repeat, at the end of one and start of next */
+	memset(&s, 0, sizeof(s));
+	n = toy_part(p, &t, true, 0, 4, true);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, MORE, 0, p, n);
+	n = toy_part(p, &t, false, 0, 0, true);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, 0, 1, p, n);
+	ASSERT_STREQ("TLV repeated", expect_read(&s, -EINVAL));
+	/* ... while one that may, may: a chunk at the end, more at the start */
+	memset(&s, 0, sizeof(s));
+	n = toy_part(p, &t, true, 0, 1, false);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, MORE, 0, p, n);
+	n = toy_part(p, &t, false, 1, 4, true);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, 0, 1, p, n);
+	n = toy_part(p, &t, true, 0, 4, true);
+	put_record(&s, VFIO_MIG_RECORD_FINAL, 0, 2, p, n);
+	expect_read(&s, 0);
+
+	/*
+	 * A full image's required config in none of its records: refused as
+	 * soon as a later type shows it can no longer come
+	 */
+	memset(&s, 0, sizeof(s));
+	n = toy_part(p, &t, false, 0, 2, false);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, MORE, 0, p, n);
+	n = toy_part(p, &t, false, 2, 4, true);
+	put_record(&s, VFIO_MIG_RECORD_INITIAL, 0, 1, p, n);
+	n = toy_part(p, &t, true, 0, 4, true);
+	put_record(&s, VFIO_MIG_RECORD_FINAL, 0, 2, p, n);
+	ASSERT_STREQ("required TLV missing from a full image",
+		     expect_read(&s, -EINVAL));
+	/*
+	 * The config in the image's first record counts for its last: the
+	 * same last record starting an image of its own is refused
+	 */
+	{
+		struct vfio_mig_record rec = {
+			.type = VFIO_MIG_RECORD_INITIAL, .flags = MORE,
+			.length = toy_part(p, &t, true, 0, 2, false),
+			.first = true,
+		};
+		struct vfio_mig_image img = {};
+		struct toy st = {};
+
+		rec.image = &img;
+		ASSERT_EQ(0, vfio_mig_tlv_parse(&toy_set, &rec, p, &st, &err));
+		rec.flags = 0;
+		rec.first = false;
+		rec.length = toy_part(p, &t, false, 2, 4, true);
+		ASSERT_EQ(0, vfio_mig_tlv_parse(&toy_set, &rec, p, &st, &err));
+		rec.first = true;
+		ASSERT_EQ(-EINVAL, vfio_mig_tlv_parse(&toy_set, &rec, p, &st,
+						      &err));
+		ASSERT_STREQ("required TLV missing from a full image",
+			     err.what);
+	}
+}
+
 /* One record with payload @p, run through the TLV parser */
 static int parse_one(u8 type, u8 flags, const u8 *p, size_t n,
 		     struct vfio_mig_parse_err *err)
@@ -436,13 +619,17 @@ TEST(fuzz)
 	struct toy t;
 
 	srand(0x5eed);
-	good_stream(&s, &t);
 	for (round = 0; round < FUZZ_ROUNDS; round++) {
 		struct vfio_mig_parse_err err = {};
 		unsigned int kind = rand() % 6, i, n;
 		struct toy a, b;
 		int rc, rc2;
 
+		/* Half the rounds with images in several records */
+		if (round % 2)
+			split_stream(&s, &t);
+		else
+			good_stream(&s, &t);
 		r = s;
 		switch (kind) {
 		case 0: /* flip 1 to 4 bits anywhere */
@@ -483,6 +670,9 @@ TEST(fuzz)
 			break;
 		case 5: /* garble a payload's TLVs, then re-sign */
 			i = rand() % s.nrec;
+			/* An empty record has nothing to garble */
+			if (!le64_to_cpu(rec_hdr(&r, i)->length))
+				i = 0;
 			n = le64_to_cpu(rec_hdr(&r, i)->length);
 			for (int k = 1 + rand() % 3; k; k--) {
 				size_t at = s.rec_off[i] +

@@ -119,6 +119,12 @@ atleast() {
 	[ "${2:-0}" -ge "$3" ]
 }
 
+# between NAME GOT MIN MAX
+between() {
+	echo "#   $1: $2 (want $3..$4)"
+	[ "${2:-0}" -ge "$3" ] && [ "${2:-0}" -le "$4" ]
+}
+
 # vf NAME: a vfsim instance; sets $NAME (uuid) and ${NAME}_cdev
 vf() {
 	local uuid
@@ -211,9 +217,11 @@ if [ $rc = 0 ]; then
 	expect "dst bytes written = bytes of records loaded" \
 		"$(q bytes vfio_mig_write ret dev=$dst)" \
 		"$(q sum vfio_mig_engine_record bytes dev=$dst load)" &&
-	expect "first PRECOPY_INFO initial = the INITIAL record" \
+	init=$(q sum vfio_mig_engine_record bytes dev=$src save type=INITIAL) &&
+	nini=$(q count vfio_mig_engine_record bytes dev=$src save type=INITIAL) &&
+	between "first PRECOPY_INFO initial = the INITIAL's records, a header per half record at most over" \
 		"$(q first vfio_mig_precopy_info initial dev=$src)" \
-		"$(q first vfio_mig_engine_record bytes dev=$src save type=INITIAL)" &&
+		"$init" $((init + 32 * (nini + 1))) &&
 	expect "DMA log report pages = pages migctl copied" \
 		"$(q sum vfio_dma_log_report pages dev=$src ret=0)" "$pages" &&
 	expect "DMA log started once over migctl's 1 MiB" \
@@ -224,12 +232,12 @@ if [ $rc = 0 ]; then
 	expect "limiter holds = sysfs holds" \
 		"$(q count vfio_mig_engine_limiter dirty dev=$src produce=0)" \
 		"$(cat "$lim/holds")" &&
-	expect "INITIAL + DELTA records = sysfs images (the session's)" \
-		$(($(q count vfio_mig_engine_record bytes dev=$src save type=DELTA) + 1)) \
+	expect "INITIAL + DELTA images = sysfs images (the session's)" \
+		$(($(q count vfio_mig_engine_record bytes dev=$src save type=DELTA first=1) + 1)) \
 		"$(cat "$lim/images")" &&
 	atleast "deltas the limiter let go" \
 		"$(q count vfio_mig_engine_limiter dirty dev=$src produce=1)" \
-		"$(q count vfio_mig_engine_record bytes dev=$src save type=DELTA)" &&
+		"$(q count vfio_mig_engine_record bytes dev=$src save type=DELTA first=1)" &&
 	atleast "limiter decisions" \
 		"$(q count vfio_mig_engine_limiter dirty dev=$src)" 2
 	rc=$?
