@@ -660,9 +660,9 @@ TEST_F(mig, knobs)
 }
 
 /*
- * Error arcs: a failing callback leaves the state where it was.  A save
- * that fails fails the read() that needed its record, never an arc (arcs
- * make no records), and the next read makes it again.
+ * Error arcs: a failing callback leaves the state where it was.  A failed
+ * save fails the read() that needed its record, never an arc (arcs make no
+ * records), and the next read makes it again.
  */
 TEST_F(mig, error_arcs)
 {
@@ -1340,6 +1340,43 @@ TEST_F(mig, failed_final_record_retried)
 }
 
 /*
+ * PRE_COPY of @fd, limiter off, its INITIAL read, the context filled with
+ * @seed, then 64 KiB of the DELTA that follows read onto @s: the DELTA's
+ * first record is being read.  The data fd, or -errno.
+ */
+static int delta_started(struct dev *d, struct stream *s, size_t size,
+			 unsigned int seed)
+{
+	unsigned char piece[65536];
+	int data_fd = -1, rc;
+	ssize_t n;
+
+	rc = sysfs_set(d, "limiter", "0");
+	if (!rc)
+		rc = set_state(d->fd, S_PRE, &data_fd);
+	if (rc)
+		return rc;
+	rc = read_stream(data_fd, s, 1 << 20);
+	if (rc == -ENOMSG)
+		rc = ctx_fill(d->fd, size, seed);
+	else if (!rc)
+		rc = -EIO;
+	n = rc ? -1 : read(data_fd, piece, sizeof(piece));
+	if (n != sizeof(piece)) {
+		close(data_fd);
+		return rc ? rc : -EIO;
+	}
+	s->buf = realloc(s->buf, s->len + n);
+	if (!s->buf) {
+		close(data_fd);
+		return -ENOMEM;
+	}
+	memcpy(s->buf + s->len, piece, n);
+	s->len += n;
+	return data_fd;
+}
+
+/*
  * STOP_COPY while a 4 MiB DELTA is being read, the whole context written
  * again after it started: the DELTA is cut short after the record being
  * read, and what goes after the stop is that record's rest and the FINAL
@@ -1349,24 +1386,16 @@ TEST_F(mig, failed_final_record_retried)
  */
 TEST_F(mig, stop_cuts_a_delta_short)
 {
-	unsigned char piece[65536];
 	size_t before_stop, final = 0;
 	struct image img[8];
 	struct stream s = {};
-	int data_fd = -1, n, i;
+	int data_fd, i;
 
 	self->size = 4 << 20;
 	ASSERT_EQ(0, met_do(self->src.fd, MET_CMD_RESIZE, 0, 0, self->size));
 	ASSERT_EQ(0, met_do(self->dst.fd, MET_CMD_RESIZE, 0, 0, self->size));
-	ASSERT_EQ(0, sysfs_set(&self->src, "limiter", "0"));
-	ASSERT_EQ(0, set_state(self->src.fd, S_PRE, &data_fd));
-	ASSERT_EQ(-ENOMSG, read_stream(data_fd, &s, 1 << 20));
-	ASSERT_EQ(0, ctx_fill(self->src.fd, self->size, 1));
-	n = read(data_fd, piece, sizeof(piece));
-	ASSERT_EQ(sizeof(piece), n);
-	s.buf = realloc(s.buf, s.len + n);
-	memcpy(s.buf + s.len, piece, n);
-	s.len += n;
+	data_fd = delta_started(&self->src, &s, self->size, 1);
+	ASSERT_LE(0, data_fd);
 	ASSERT_EQ(0, ctx_fill(self->src.fd, self->size, 2));
 	before_stop = s.len;
 	ASSERT_EQ(0, set_state(self->src.fd, S_PRE_P2P, NULL));
@@ -1397,15 +1426,8 @@ TEST_F(mig, stop_cuts_a_delta_short)
 	s = (struct stream){};
 	ASSERT_EQ(0, dev_reset(self->src.fd));
 	ASSERT_EQ(0, dev_reset(self->dst.fd));
-	ASSERT_EQ(0, sysfs_set(&self->src, "limiter", "0"));
-	ASSERT_EQ(0, set_state(self->src.fd, S_PRE, &data_fd));
-	ASSERT_EQ(-ENOMSG, read_stream(data_fd, &s, 1 << 20));
-	ASSERT_EQ(0, ctx_fill(self->src.fd, self->size, 3));
-	n = read(data_fd, piece, sizeof(piece));
-	ASSERT_EQ(sizeof(piece), n);
-	s.buf = realloc(s.buf, s.len + n);
-	memcpy(s.buf + s.len, piece, n);
-	s.len += n;
+	data_fd = delta_started(&self->src, &s, self->size, 3);
+	ASSERT_LE(0, data_fd);
 	ASSERT_EQ(0, set_state(self->src.fd, S_PRE_P2P, NULL));
 	ASSERT_EQ(0, set_state(self->src.fd, S_COPY, NULL));
 	ASSERT_EQ(0, read_stream(data_fd, &s, 1 << 20));
