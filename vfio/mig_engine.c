@@ -242,6 +242,24 @@ int vfio_mig_buf_put_tlv(struct vfio_mig_buf *buf, u16 type, u16 flags,
 EXPORT_SYMBOL_GPL(vfio_mig_buf_put_tlv);
 
 /*
+ * The payload the records still to be made of @f's image will carry, by
+ * the driver's estimate: all of it (@data_size) before the image starts,
+ * what its @dirty rest says after; state_lock held
+ */
+static u64 vfio_mig_left(struct vfio_mig_engine *eng, struct vfio_mig_file *f)
+{
+	struct vfio_mig_dirty d = {};
+
+	if (!f->next_flags)
+		return eng->ops->data_size(eng,
+					   f->next_type == VFIO_MIG_RECORD_DELTA ||
+					   (f->next_type == VFIO_MIG_RECORD_FINAL &&
+					    f->whole));
+	eng->ops->dirty(eng, &d);
+	return d.rest;
+}
+
+/*
  * The buffer of @f's next record: as big as the driver's estimate of what
  * the image has left, a page over for what changes meanwhile, at most
  * VFIO_MIG_RECORD_MAX (or max_payload and a header); state_lock held
@@ -252,19 +270,10 @@ static size_t vfio_mig_record_size(struct vfio_mig_engine *eng,
 	const size_t hdr_len = sizeof(struct vfio_mig_record_hdr);
 	size_t max = min_t(u64, hdr_len + eng->max_payload,
 			   VFIO_MIG_RECORD_MAX);
-	struct vfio_mig_dirty d = {};
-	bool delta = f->next_type == VFIO_MIG_RECORD_DELTA ||
-		     (f->next_type == VFIO_MIG_RECORD_FINAL && f->whole);
-	u64 est;
 
-	if (f->next_flags) {
-		eng->ops->dirty(eng, &d);
-		est = d.rest;
-	} else {
-		est = eng->ops->data_size(eng, delta);
-	}
-	return min_t(u64, max, PAGE_ALIGN(hdr_len + min_t(u64, est, max) +
-					  PAGE_SIZE));
+	return min_t(u64, max,
+		     PAGE_ALIGN(hdr_len + min_t(u64, vfio_mig_left(eng, f), max) +
+				PAGE_SIZE));
 }
 
 /*
@@ -400,23 +409,6 @@ static u64 vfio_mig_framed(struct vfio_mig_engine *eng, u64 payload)
 }
 
 /*
- * What the records still to be made of @f's unfinished image will carry,
- * for VFIO_MIG_GET_PRECOPY_INFO; state_lock held.  In PRE_COPY only the
- * INITIAL image is pending before its first record (a DELTA is made as
- * soon as the limiter lets it go).
- */
-static u64 vfio_mig_rest(struct vfio_mig_engine *eng, struct vfio_mig_file *f)
-{
-	struct vfio_mig_dirty d = {};
-
-	/* Not started: the whole image */
-	if (!f->next_flags)
-		return vfio_mig_framed(eng, eng->ops->data_size(eng, false));
-	eng->ops->dirty(eng, &d);
-	return vfio_mig_framed(eng, d.rest);
-}
-
-/*
  * Nothing queued on @f: queue its next record if there is one to make.
  * In STOP_COPY that is the FINAL image's next record.  In PRE_COPY, the
  * next record of an unfinished image, else, if the limiter lets a DELTA go
@@ -458,10 +450,12 @@ static int vfio_mig_more(struct vfio_mig_engine *eng, struct vfio_mig_file *f,
 
 	if (type && est) {
 		/* An unfinished image: what is still to come of it */
+		u64 rest = vfio_mig_framed(eng, vfio_mig_left(eng, f));
+
 		if (type == VFIO_MIG_RECORD_INITIAL)
-			est->initial_bytes += vfio_mig_rest(eng, f);
+			est->initial_bytes += rest;
 		else
-			est->dirty_bytes += vfio_mig_rest(eng, f);
+			est->dirty_bytes += rest;
 		return 1;
 	}
 	spin_lock(&f->qlock);
