@@ -75,7 +75,7 @@ guest() {
 
 	shift 2
 	start_qemu "$name" -kernel "$guest" \
-		-append "console=ttyS0 ip=$ip::10.78.0.1:255.255.255.0::eth0:off" \
+		-append "console=ttyS0 no_timer_check ip=$ip::10.78.0.1:255.255.255.0::eth0:off" \
 		-serial "file:$work/$name.log" -D "$work/$name.qemu.log" ${QEMU_TRACE:+-trace "$QEMU_TRACE"} \
 		-object iommufd,id=fd0 -device "vfio-pci,host=$vf,iommufd=fd0" "$@"
 }
