@@ -54,6 +54,11 @@ tools: deps kernel
 	@$(MAKE) -s -C $(TOP)/tools/migctl OUTPUT=$(BIN) KHDR_INCLUDES="$(KHDR)"
 	@$(CC) -O2 -Wall -Wextra -Werror -o $(BIN)/linkbw $(TOP)/bench/linkbw.c
 	@$(CC) -O2 -Wall -Wextra -Werror -o $(BIN)/memimg $(TOP)/bench/memimg.c
+	@$(CC) -m32 -ffreestanding -nostdlib -static -fno-pic -no-pie \
+		-fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
+		-fno-toplevel-reorder -O2 -Wall -Wextra -Werror -Wl,-n \
+		-Wl,-Ttext=0x100000 -Wl,--build-id=none -Wl,-z,noexecstack \
+		-Wl,--no-warn-rwx-segments -o $(BIN)/ramdirty $(TOP)/bench/ramdirty.c
 
 checkpatch: kernel
 	@$(TOP)/kernel/checkpatch
