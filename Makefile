@@ -54,6 +54,7 @@ tools: deps kernel
 	@$(MAKE) -s -C $(TOP)/tools/migctl OUTPUT=$(BIN) KHDR_INCLUDES="$(KHDR)"
 	@$(CC) -O2 -Wall -Wextra -Werror -o $(BIN)/linkbw $(TOP)/bench/linkbw.c
 	@$(CC) -O2 -Wall -Wextra -Werror -o $(BIN)/memimg $(TOP)/bench/memimg.c
+	@$(CC) -O2 -Wall -Wextra -Werror -o $(BIN)/pinger $(TOP)/bench/pinger.c
 	@$(CC) -m32 -ffreestanding -nostdlib -static -fno-pic -no-pie \
 		-fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
 		-fno-toplevel-reorder -O2 -Wall -Wextra -Werror -Wl,-n \
