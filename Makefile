@@ -103,9 +103,9 @@ bench-trace: kernel selftests tools
 # BASELINE=FILE.json to fail on regressions.
 BENCH_OUT ?= $(TOP)/bench/out
 MATRIX ?= default
-bench: kernel selftests tools
+bench: kernel guest selftests tools
 	@mkdir -p $(BENCH_OUT)
-	$(VM) -q -t $(VM_TIMEOUT) -o $(BENCH_OUT) -- $(TOP)/bench/downtime.sh \
+	$(VM) -q -t $(VM_TIMEOUT) -o $(BENCH_OUT) -- $(TOP)/bench/downtime \
 		-m $(MATRIX) $(if $(BASELINE),-c $(abspath $(BASELINE)))
 	@cat $(BENCH_OUT)/downtime.md
 

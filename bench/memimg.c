@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memimg - make and compare guest memory images for bench/downtime.sh
+ * memimg - make and compare guest memory images for bench/downtime
  *
  *   memimg fill FILE BYTES    FILE becomes BYTES of a non-zero pattern, each
  *                             4 KiB page stamped with its own number, so a

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# QEMU helpers for the selftests (and bench/downtime.sh) that run QEMU inside
+# QEMU helpers for the selftests that run QEMU inside
 # the test VM, sourced after $work (a scratch directory) and $QMP (lowdown's
 # qmp client) are set.  QEMUs leave their pid files and mdevs their *.mdev
 # files in $work, for qemu_reap.
