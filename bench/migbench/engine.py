@@ -376,7 +376,8 @@ def ping_summary(text, interval, hold=None):
     switch_gap, other_gap = None, 0.0
     for a, b in zip(times, times[1:]):
         if hold and a <= hold[1] and b >= hold[0]:
-            g = b - a - held
+            # less the part of the hold inside this gap
+            g = b - a - (min(b, hold[1]) - max(a, hold[0]))
             switch_gap = g if switch_gap is None else max(switch_gap, g)
         else:
             other_gap = max(other_gap, b - a)
@@ -401,7 +402,7 @@ def ping_summary(text, interval, hold=None):
         "lost": lost,
         "lost_in_hold": in_hold,
         "hold_ms": held * 1000,
-        "answered_after_hold": bool(hold) and times[-1] > hold[1],
+        "answered_after_hold": times[-1] > hold[1] if hold else None,
         "switchover_gap_ms": None if switch_gap is None else switch_gap * 1000,
         "other_gap_ms": other_gap * 1000,
         "rtt_ms_median": sorted(r - s for s, r in replies.values())[len(replies) // 2] * 1000,
@@ -409,7 +410,7 @@ def ping_summary(text, interval, hold=None):
 
 
 class Console:
-    """Times the guest's "beat N" lines (kernel/guest/dirty.c, every 50 ms)
+    """Times the guest's "beat N" lines (kernel/guest/dirty.c, every 20 ms)
     as they reach the two QEMUs' console files: when the guest last ran on
     the source and first ran on the destination."""
 
@@ -736,6 +737,8 @@ class Engine:
         def reports(on):
             if os.path.exists(DMA_REPORTS):
                 write(DMA_REPORTS, "Y" if on else "N")
+            elif fam == "igbvf" and not on:
+                raise SetupError(f"no {DMA_REPORTS}: igb-vfio-pci is not loaded")
 
         def defaults():
             write(CONSERVATIVE, 0)

@@ -71,7 +71,7 @@ def _beats(r):
 
 
 def _guest_pause(r, m):
-    """The guest's own view (its 50 ms beats on the console): from the
+    """The guest's own view (its 20 ms beats on the console): from the
     last beat on the source to the first on the destination, less the
     benchmark's hold (the destination loaded, paused for the memory check)."""
     last, first = _beats(r)

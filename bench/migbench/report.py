@@ -169,7 +169,7 @@ def targets(rs):
                        f"target ≥ 20){'' if x >= 20 else ' **not met**'}")
         elif w or lo:
             out.append(f"- {dev}: workaround ÷ lowdown at 1 GiB: not measured "
-                       "(a scenario did not complete)")
+                       "(one of the two is missing or did not complete)")
 
     # 4. Upstream without tracking: refused or lossy
     for r in rs:
@@ -185,20 +185,23 @@ def targets(rs):
         out.append(f"- {r.sc.short()} (upstream): {what}")
 
     # 5. The limiter (vfsim): the cut of device state and the bytes
-    lo = idx.get(Scenario(mode="lowdown"))
-    n = idx.get(Scenario(mode="noprecopy"))
+    def done(row):
+        return row if row and row.status == "completed" else None
+    lo = done(idx.get(Scenario(mode="lowdown")))
+    n = done(idx.get(Scenario(mode="noprecopy")))
     if lo and n and n["dev_stop_copy_bytes"] and lo["dev_stop_copy_bytes"] is not None:
         cut = 1 - lo["dev_stop_copy_bytes"] / n["dev_stop_copy_bytes"]
         out.append(f"- vfsim: device state inside the downtime, lowdown vs PRE_COPY off: "
                    f"{lo['dev_stop_copy_bytes']} vs {n['dev_stop_copy_bytes']} bytes, "
                    f"cut {cut * 100:.0f} % (target ≥ 75 %)")
-    u = idx.get(Scenario(mode="nolimit"))
+    u = done(idx.get(Scenario(mode="nolimit")))
     if lo and u and u["total_bytes"]:
         out.append(f"- vfsim: total bytes, lowdown vs PRE_COPY without the limiter: "
                    f"{lo['total_bytes']} vs {u['total_bytes']}, "
                    f"{(lo['total_bytes'] / u['total_bytes'] - 1) * 100:+.0f} % (target ≤ +10 %)")
     for r in rs:
-        if r.sc.mode == "lowdown" and r.sc.feat == "none" and r["vs_floor"]:
+        if r.sc.mode == "lowdown" and r.sc.feat == "none" and r["vs_floor"] \
+                and r.status == "completed":
             out.append(f"- {r.sc.short()}: ÷ link floor {r['vs_floor']:.2f}, ÷ floor over "
                        f"QEMU's throughput {_r2(r['vs_floor_qemu'])} (the floors leave "
                        "out QEMU's own cost under TCG; the baseline above does not)")
@@ -208,8 +211,8 @@ def targets(rs):
     for r in rs:
         if r.sc.feat == "none":
             continue
-        d = idx.get(r.sc.twin(feat="none"))
-        if d:
+        d = done(idx.get(r.sc.twin(feat="none")))
+        if d and r.status == "completed":
             out.append(f"- {r.sc.short()}: downtime {_ms(r['downtime_ms'])} ms, total "
                        f"{_ms(r['total_ms'])} ms; the default path {_ms(d['downtime_ms'])} ms, "
                        f"total {_ms(d['total_ms'])} ms (× {_r2(_ratio(r['downtime_ms'], d['downtime_ms']))})")

@@ -229,6 +229,13 @@ class Ping(unittest.TestCase):
         self.assertEqual(p["lost"], 1)
         self.assertEqual(p["skipped"], 1)
 
+    def test_a_reply_inside_the_hold_splits_it(self):
+        # a reply lands 0.4 s into a 1 s hold: each half loses only its part
+        rep = [(0, 1000.0), (1, 1000.5), (2, 1002.0)] + \
+              [(n, 1002.0 + (n - 2) / 1000) for n in range(3, 1100)]
+        p = engine.ping_summary(self.log(rep, 1100), 0.001, (1000.1, 1001.1))
+        self.assertAlmostEqual(p["switchover_gap_ms"], 900, delta=0.01)
+
     def test_skipped_in_the_hold_count_once(self):
         # 300 requests skipped inside the hold, 299 lost after it
         rep = [(n, 1000 + n / 1000) for n in range(100)] + \
@@ -294,14 +301,23 @@ class Setup(unittest.TestCase):
 
 @unittest.skipUnless(LIVE, "needs root (the test VM)")
 class Live(unittest.TestCase):
+    @staticmethod
+    def bench(out, *scenarios):
+        """bench/downtime on the scenarios, its progress lines as comments."""
+        argv = [os.path.join(BENCH, "downtime"), "-o", out]
+        for s in scenarios:
+            argv += ["-s", s]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        sys.stdout.write("".join(f"# {line}\n" for line in p.stderr.splitlines()
+                                 if "downtime:" in line))
+        return p
+
     def test_failed_setup_stops_only_its_scenario(self):
         # tc refuses a zero rate: that scenario stops with tc's error, the
         # next one runs, and the exit status says a scenario stopped
         with tempfile.TemporaryDirectory() as out:
-            p = subprocess.run([os.path.join(BENCH, "downtime"), "-o", out,
-                                "-s", "device=vfsim mode=baseline ram=64M link=0kbit",
-                                "-s", "device=vfsim mode=baseline ram=64M"],
-                               capture_output=True, text=True, timeout=900)
+            p = self.bench(out, "device=vfsim mode=baseline ram=64M link=0kbit",
+                           "device=vfsim mode=baseline ram=64M")
             self.assertEqual(p.returncode, 3, p.stderr[-2000:])
             bad, good = report.load(os.path.join(out, "downtime.json"))
             self.assertEqual(bad["status"], "error")
@@ -311,12 +327,8 @@ class Live(unittest.TestCase):
 
     def test_vfsim_and_baseline_migrate(self):
         with tempfile.TemporaryDirectory() as out:
-            p = subprocess.run([os.path.join(BENCH, "downtime"), "-o", out,
-                                "-s", "device=vfsim mode=lowdown ram=64M",
-                                "-s", "device=vfsim mode=baseline ram=64M"],
-                               capture_output=True, text=True, timeout=900)
-            sys.stdout.write("".join(f"# {line}\n" for line in p.stderr.splitlines()
-                                     if "downtime:" in line))
+            p = self.bench(out, "device=vfsim mode=lowdown ram=64M",
+                           "device=vfsim mode=baseline ram=64M")
             self.assertEqual(p.returncode, 0, p.stderr[-2000:])
             rs = report.rows(report.load(os.path.join(out, "downtime.json")))
             self.assertEqual([r.status for r in rs], ["completed", "completed"])
