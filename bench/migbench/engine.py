@@ -403,6 +403,11 @@ def ping_summary(text, interval, hold=None):
         "lost_in_hold": in_hold,
         "hold_ms": held * 1000,
         "answered_after_hold": times[-1] > hold[1] if hold else None,
+        # the first reply to a request sent after the hold: when the guest
+        # answered anew, not what it had received before the stop
+        "new_reply_after_hold_ms": (min((r for s, r in replies.values() if s > hold[1]),
+                                        default=hold[1]) - hold[1]) * 1000
+        if hold and any(s > hold[1] for s, _ in replies.values()) else None,
         "switchover_gap_ms": None if switch_gap is None else switch_gap * 1000,
         "other_gap_ms": other_gap * 1000,
         "rtt_ms_median": sorted(r - s for s, r in replies.values())[len(replies) // 2] * 1000,
@@ -936,13 +941,15 @@ class Engine:
         return mem
 
     def _ping_after(self, dst):
-        """A reply logged after the destination resumed."""
+        """A reply to a request sent after the destination resumed (a reply
+        to an older one can be the guest answering what it had received
+        before the stop, while new requests still go unanswered)."""
         dst.qmp.poll_events()
         resumed = [event_time(e) for e in dst.qmp.events if e["event"] == "RESUME"]
         if not resumed:
             return False
         with open(f"{self.work}/ping") as f:
-            return any(int(m.group(3)) / 1e9 > resumed[-1]
+            return any(int(m.group(2)) / 1e9 > resumed[-1]
                        for m in _REPLY.finditer(f.read()))
 
     @staticmethod

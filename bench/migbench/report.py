@@ -135,9 +135,10 @@ def targets(rs):
                 "source's STOP to the destination's completed:", "",
                 "| scenario | ping gap ms | QEMU downtime ms | × | stop → loaded ms "
                 "| guest pause ms (first beat after resume) "
+                "| first reply to a new request after resume ms "
                 "| median RTT ms | lost (in the hold) | not sent (pinger not run) "
                 "| longest other gap ms | met |",
-                "|---|---|---|---|---|---|---|---|---|---|---|"]
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in pinged:
             p = r.raw["ping"]
             x = _ratio(r["ping_gap_ms"], r["downtime_ms"])
@@ -151,6 +152,7 @@ def targets(rs):
             out.append(f"| {r.sc.short()} | {_ms(r['ping_gap_ms'])} | {_ms(r['downtime_ms'])} "
                        f"| {_r2(x)} | {_ms(r['switchover_ms'])} "
                        f"| {_ms(r['guest_pause_ms'])} ({_ms(r['beat_after_resume_ms'])}) "
+                       f"| {_ms(p.get('new_reply_after_hold_ms'))} "
                        f"| {_ms(p.get('rtt_ms_median'))} "
                        f"| {p.get('lost', '-')} ({p.get('lost_in_hold', '-')}) "
                        f"| {p.get('skipped', '-')} of {p.get('sent', '-')} "

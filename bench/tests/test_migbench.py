@@ -219,6 +219,9 @@ class Ping(unittest.TestCase):
         self.assertAlmostEqual(p["lost_in_hold"], 1000, delta=2)
         self.assertLess(p["other_gap_ms"], 1.01)
         self.assertAlmostEqual(p["rtt_ms_median"], 5, delta=0.01)
+        # the first request answered of those sent after the hold (ends at
+        # 1001.3) is 1400, answered at 1001.405
+        self.assertAlmostEqual(p["new_reply_after_hold_ms"], 105, delta=0.01)
 
     def test_no_hold_and_skipped(self):
         rep = [(0, 10.0), (1, 10.001), (4, 10.2)] + \
