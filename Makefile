@@ -47,6 +47,9 @@ selftests: kernel
 			OUTPUT=$(KSFT)/$$t KHDR_INCLUDES="$(KHDR)" all || exit 1; \
 		cp -f $(SRC)/tools/testing/selftests/$$t/*.sh $(KSFT)/$$t/ 2>/dev/null; \
 	done; true
+	@# the shell suites' KTAP lines come from kselftest's helpers
+	@mkdir -p $(KSFT)/kselftest && \
+		cp -f $(SRC)/tools/testing/selftests/kselftest/ktap_helpers.sh $(KSFT)/kselftest/
 
 tools: deps kernel
 	@mkdir -p $(BIN)

@@ -1,27 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0
-# KTAP results for lowdown's shell selftests: source it, set $ntests, call
-# result STATUS NAME per test, totals at the end.
+# KTAP results for lowdown's shell selftests, written by kselftest's own
+# helpers (tools/testing/selftests/kselftest/ktap_helpers.sh, installed
+# beside the suites' directory): source it, call result STATUS NAME per
+# test, totals at the end.
 
-pass=0 fail=0 skip=0 n=0
+. "$(dirname "${BASH_SOURCE[0]}")/../kselftest/ktap_helpers.sh" || exit 1
 
-# result STATUS NAME: "ok" when STATUS is 0, skipped when it is 4 (the
-# kselftest skip code)
+# result STATUS NAME: "ok" when STATUS is $KSFT_PASS, skipped when it is
+# $KSFT_SKIP, "not ok" otherwise
 result() {
-	n=$((n + 1))
-	if [ "$1" = 4 ]; then
-		skip=$((skip + 1))
-		echo "ok $n $2 # SKIP"
-	elif [ "$1" = 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $n $2"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n $2"
-	fi
+	case $1 in
+	"$KSFT_PASS") ktap_test_pass "$2" ;;
+	"$KSFT_SKIP") ktap_test_skip "$2" ;;
+	*) ktap_test_fail "$2" ;;
+	esac
 }
 
 # totals: the kselftest "# Totals:" line; succeeds when nothing failed
 totals() {
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-	[ "$fail" = 0 ]
+	ktap_print_totals
+	[ "$KTAP_CNT_FAIL" = 0 ]
 }
