@@ -301,14 +301,18 @@ class Trace:
         write(f"{TRACEFS}/events/iommufd_dirty/iommufd_dirty_log_mark/enable", 0)
         write(f"{TRACEFS}/tracing_on", 1)
 
-    def stop(self):
-        """Tracing off; the trace's text."""
+    def off(self):
+        """Tracing and the events off (never fails: it runs in clean-up)."""
         for f in ("tracing_on", "events/vfio_mig/enable",
                   "events/iommufd_dirty/enable"):
             try:
                 write(f"{TRACEFS}/{f}", 0)
             except SetupError:
                 pass
+
+    def stop(self):
+        """Tracing off; the trace's text."""
+        self.off()
         try:
             with open(f"{TRACEFS}/trace", errors="replace") as f:
                 return f.read()
@@ -654,7 +658,7 @@ class Engine:
                     fn()
                 except Exception as e:  # noqa: BLE001
                     log(f"clean-up: {e}")
-            self.trace.stop()
+            self.trace.off()
         t["end"] = time.monotonic()
         rec["wall_s"] = round(t["end"] - t["begin"], 1)
         return rec
